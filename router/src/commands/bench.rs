@@ -1,0 +1,152 @@
+//! `vejviser bench match`: matcher latency, throughput and index figures.
+//!
+//! Runs on one thread (one core), on the example knowledge base and on
+//! synthetic ones of 2,200 and 100,000 answers made by varying the example
+//! answers with generated words, so the vocabulary grows with the size.
+//! Queries are the answers' own example questions with one word dropped,
+//! so the figures do not depend on any evaluation set.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use knowledge::{Answer, Channel, KnowledgeBase, Matcher};
+
+use crate::paths::Project;
+
+#[derive(Subcommand)]
+pub(crate) enum BenchWhat {
+    /// Matcher latency and index build figures.
+    Match {
+        /// Queries timed per knowledge base.
+        #[arg(long, default_value_t = 3000)]
+        queries: usize,
+        /// Sizes of the synthetic knowledge bases.
+        #[arg(long, value_delimiter = ',', default_values_t = [2_200usize, 100_000])]
+        sizes: Vec<usize>,
+    },
+}
+
+pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
+    let BenchWhat::Match { queries, sizes } = what;
+    let kb = project.load()?;
+    println!("matcher benchmark: one thread, {queries} queries per knowledge base, lexical channel");
+    println!(
+        "{:<22} {:>8} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "knowledge base", "answers", "lexicon", "build s", "index MiB", "median µs", "p99 µs", "q/s"
+    );
+    bench_one("example municipality", &kb, queries)?;
+    for n in sizes {
+        let synthetic = synthetic(&kb, n);
+        bench_one(&format!("synthetic {n}"), &synthetic, queries)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_one(name: &str, kb: &KnowledgeBase, queries: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    let matcher = Matcher::build_in(kb, Some(dir.path()))?;
+    let build = started.elapsed();
+    let size = dir_size(dir.path())?;
+    let qs = queries_for(kb.answers(), queries);
+    // Warm up caches once.
+    for q in qs.iter().take(50) {
+        matcher.find(q, Channel::Voice)?;
+    }
+    let mut times: Vec<Duration> = Vec::with_capacity(qs.len());
+    let all = Instant::now();
+    for (i, q) in qs.iter().enumerate() {
+        let channel = if i % 2 == 0 { Channel::Voice } else { Channel::Chat };
+        let t = Instant::now();
+        matcher.find(q, channel)?;
+        times.push(t.elapsed());
+    }
+    let total = all.elapsed();
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "{:<22} {:>8} {:>9} {:>10.2} {:>10.2} {:>10.0} {:>10.0} {:>9.0}",
+        name,
+        kb.answers().len(),
+        matcher.lexicon_size(),
+        build.as_secs_f64(),
+        size as f64 / (1024.0 * 1024.0),
+        pct(0.5).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6,
+        qs.len() as f64 / total.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Example questions with one word dropped, cycling through the answers.
+fn queries_for(answers: &[Answer], n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0usize;
+    while out.len() < n && !answers.is_empty() {
+        let a = &answers[(i * 7919) % answers.len()];
+        let q = &a.questions[i % a.questions.len()];
+        let words: Vec<&str> = q.split_whitespace().collect();
+        let drop = if words.len() > 2 { i % words.len() } else { usize::MAX };
+        let text: Vec<&str> = words
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != drop)
+            .map(|(_, w)| *w)
+            .collect();
+        out.push(text.join(" "));
+        i += 1;
+    }
+    out
+}
+
+/// `n` answers made from the example ones, each with generated words
+/// added so that the vocabulary grows with the size.
+fn synthetic(kb: &KnowledgeBase, n: usize) -> KnowledgeBase {
+    const SYLLABLES: [&str; 16] = [
+        "ka", "ber", "ting", "løs", "hus", "plads", "mølle", "skov", "gade", "vej", "bo", "ret",
+        "sø", "dal", "holm", "lund",
+    ];
+    let word = |seed: usize| -> String {
+        let mut s = String::new();
+        let mut x = seed.wrapping_mul(2_654_435_761) ^ 0x5bd1_e995;
+        for _ in 0..3 {
+            s.push_str(SYLLABLES[x % SYLLABLES.len()]);
+            x /= SYLLABLES.len();
+        }
+        s
+    };
+    let base = kb.answers();
+    let answers = (0..n)
+        .map(|k| {
+            let b = &base[k % base.len()];
+            let extra = format!("{} {}", word(k), word(k + n));
+            Answer {
+                id: format!("{}-s{k}", b.id),
+                questions: b.questions.iter().map(|q| format!("{q} {extra}")).collect(),
+                keywords: b.keywords.iter().cloned().chain([word(k)]).collect(),
+                chat: format!("{} {extra}", b.chat),
+                ..b.clone()
+            }
+        })
+        .collect();
+    KnowledgeBase::from_parts(
+        kb.taxonomy().clone(),
+        kb.settings().clone(),
+        answers,
+        kb.out_of_scope().to_vec(),
+        kb.calibration().clone(),
+    )
+}
+
+fn dir_size(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let meta = entry?.metadata()?;
+        if meta.is_file() {
+            total += meta.len();
+        }
+    }
+    Ok(total)
+}

@@ -1,0 +1,213 @@
+//! `vejviser knowledge …`: check, count and calibrate the knowledge base.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use knowledge::{Calibration, KnowledgeBase, KnowledgeError, Matcher, Thresholds, TOPIC_NONE};
+
+use super::eval::{evaluate, print};
+use crate::labelled::{is_fitting_half, read_labelled, Labelled};
+use crate::paths::Project;
+
+#[derive(Subcommand)]
+pub(crate) enum KnowledgeCommand {
+    /// Validate every knowledge file; exit code 1 on problems.
+    Check,
+    /// Count answers, in total and per topic.
+    Stats {
+        /// Print `{"total": N, "per_topic": {...}}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fit the confidence model on half of a labelled file and report on the other half.
+    Calibrate {
+        file: PathBuf,
+        /// Write the fitted model to knowledge/calibration.yaml.
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+/// Fewest answers a topic should have.
+const MIN_PER_TOPIC: usize = 4;
+
+pub(crate) fn run(project: &Project, what: KnowledgeCommand) -> anyhow::Result<ExitCode> {
+    match what {
+        KnowledgeCommand::Check => check(project),
+        KnowledgeCommand::Stats { json } => stats(project, json),
+        KnowledgeCommand::Calibrate { file, write } => calibrate(project, &file, write),
+    }
+}
+
+fn check(project: &Project) -> anyhow::Result<ExitCode> {
+    let kb = match KnowledgeBase::load(&project.knowledge) {
+        Ok(kb) => kb,
+        Err(KnowledgeError::Invalid(problems)) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            println!("{} problem(s)", problems.len());
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let per_topic = per_topic(&kb);
+    let mut thin = Vec::new();
+    for t in &kb.taxonomy().topics {
+        if t.id == TOPIC_NONE {
+            continue;
+        }
+        let n = per_topic.get(t.id.as_str()).copied().unwrap_or(0);
+        if n < MIN_PER_TOPIC {
+            thin.push(format!("{} ({n})", t.id));
+        }
+    }
+    if !thin.is_empty() {
+        println!(
+            "topics with fewer than {MIN_PER_TOPIC} answers: {}",
+            thin.join(", ")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "ok: {} answers in {} topics, {} out-of-scope examples",
+        kb.answers().len(),
+        per_topic.len(),
+        kb.out_of_scope().len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn per_topic(kb: &KnowledgeBase) -> BTreeMap<&str, usize> {
+    let mut out = BTreeMap::new();
+    for a in kb.answers() {
+        *out.entry(a.topic.as_str()).or_default() += 1;
+    }
+    out
+}
+
+fn stats(project: &Project, json: bool) -> anyhow::Result<ExitCode> {
+    let kb = project.load()?;
+    let per_topic = per_topic(&kb);
+    if json {
+        let v = serde_json::json!({"total": kb.answers().len(), "per_topic": per_topic});
+        println!("{v}");
+    } else {
+        println!("total: {}", kb.answers().len());
+        for (t, n) in per_topic {
+            println!("  {t:<24} {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Target precision of the `answer` decision on the fitting half.
+const ANSWER_PRECISION: f64 = 0.95;
+
+fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::Result<ExitCode> {
+    let lines = read_labelled(file)?;
+    let (fit, report): (Vec<&Labelled>, Vec<&Labelled>) =
+        lines.iter().partition(|l| is_fitting_half(&l.id));
+    let kb = project.load()?;
+    let matcher = Matcher::build(&kb)?;
+
+    // Features of the best candidate, and whether its topic was right.
+    let mut samples = Vec::new();
+    for l in &fit {
+        let m = matcher.find(&l.text, l.channel)?;
+        let Some(top) = m.candidates.first() else {
+            continue;
+        };
+        if top.topic == TOPIC_NONE {
+            continue;
+        }
+        samples.push((m.features, top.topic == l.topic, l.topic.clone(), top.topic.clone()));
+    }
+    let fitted = Calibration::fit(
+        &samples
+            .iter()
+            .map(|(f, ok, _, _)| (*f, *ok))
+            .collect::<Vec<_>>(),
+    );
+    let thresholds = choose_thresholds(&fitted, &samples, fit.len());
+    let calibration = Calibration {
+        thresholds,
+        ..fitted
+    };
+    let kb = kb.with_calibration(calibration.clone());
+    let matcher = Matcher::build(&kb)?;
+    print(
+        &evaluate(&matcher, &fit)?,
+        &format!("fitting half ({} lines)", fit.len()),
+    );
+    print(
+        &evaluate(&matcher, &report)?,
+        &format!("reporting half ({} lines, not used for fitting)", report.len()),
+    );
+    println!(
+        "thresholds: answer {:.3}, confirm {:.3}",
+        thresholds.answer, thresholds.confirm
+    );
+    if write {
+        let path = knowledge::default_calibration_path(&project.root);
+        let comment = format!(
+            "Fitted by `vejviser knowledge calibrate {} --write` on the half of its\nlines whose id hashes even; do not edit by hand.",
+            file.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+        );
+        std::fs::write(&path, calibration.to_yaml(&comment))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The confirm threshold that makes the most lines come out right (a
+/// line below it comes out as `none`), and the lowest answer threshold
+/// whose answers are right at least [`ANSWER_PRECISION`] of the time.
+fn choose_thresholds(
+    c: &Calibration,
+    samples: &[(knowledge::Features, bool, String, String)],
+    lines: usize,
+) -> Thresholds {
+    let scored: Vec<(f32, bool, bool)> = samples
+        .iter()
+        .map(|(f, ok, gold, _)| (c.confidence(f), *ok, gold == TOPIC_NONE))
+        .collect();
+    // Lines whose best candidate was an out-of-scope example come out as
+    // `none` whatever the threshold; they are the same for every candidate.
+    let _ = lines;
+    let mut best = (0usize, 0.5f32);
+    for step in 1..100 {
+        let t = step as f32 / 100.0;
+        let right = scored
+            .iter()
+            .filter(|(conf, ok, gold_none)| if *conf >= t { *ok } else { *gold_none })
+            .count();
+        if right > best.0 {
+            best = (right, t);
+        }
+    }
+    let confirm = best.1;
+    let mut answer = 1.0;
+    for step in (1..100).rev() {
+        let t = step as f32 / 100.0;
+        if t < confirm {
+            break;
+        }
+        let above: Vec<_> = scored.iter().filter(|(conf, _, _)| *conf >= t).collect();
+        if above.is_empty() {
+            continue;
+        }
+        let precision = above.iter().filter(|(_, ok, _)| *ok).count() as f64 / above.len() as f64;
+        if precision >= ANSWER_PRECISION {
+            answer = t;
+        } else {
+            break;
+        }
+    }
+    Thresholds {
+        answer: answer.max(confirm),
+        confirm,
+    }
+}

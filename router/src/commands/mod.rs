@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub(crate) mod bench;
+pub(crate) mod eval;
+pub(crate) mod knowledge;
+pub(crate) mod match_jsonl;
+pub(crate) mod repl;

@@ -1,0 +1,92 @@
+//! Personal-data scrubbing and the redacted transcript store.
+//!
+//! This crate owns the boundary between what a citizen said and what may be
+//! kept. A [`RawUtterance`] cannot be printed, serialised or logged (its
+//! `Debug` shows only its length); the only way to text that may be stored
+//! or logged is [`Scrubber::scrub`], which returns a [`RedactedText`].
+//!
+//! Today the scrubber removes long digit runs and e-mail addresses; the
+//! Danish rules for CPR numbers, names, addresses and health details and
+//! the SQLite store follow.
+
+/// What a citizen said or typed, in memory for one turn only.
+pub struct RawUtterance(String);
+
+impl std::fmt::Debug for RawUtterance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RawUtterance({} chars)", self.0.chars().count())
+    }
+}
+
+impl RawUtterance {
+    pub fn new(text: impl Into<String>) -> Self {
+        RawUtterance(text.into())
+    }
+
+    /// The raw text, for the matcher only. Never store or log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Text with personal data replaced by typed placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedactedText(String);
+
+impl RedactedText {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RedactedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Replaces personal data with placeholders such as `[CPR]` or `[EMAIL]`.
+#[derive(Debug, Default, Clone)]
+pub struct Scrubber;
+
+impl Scrubber {
+    pub fn new() -> Self {
+        Scrubber
+    }
+
+    /// The only way from a raw utterance to storable text.
+    pub fn scrub(&self, raw: &RawUtterance) -> RedactedText {
+        let mut out = Vec::new();
+        for token in raw.0.split_whitespace() {
+            let digits = token.chars().filter(char::is_ascii_digit).count();
+            if token.contains('@') && token.contains('.') {
+                out.push("[EMAIL]".to_string());
+            } else if digits >= 6 {
+                out.push("[NUMMER]".to_string());
+            } else {
+                out.push(token.to_string());
+            }
+        }
+        RedactedText(out.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_raw_shows_only_length() {
+        let raw = RawUtterance::new("jeg hedder Hans");
+        assert_eq!(format!("{raw:?}"), "RawUtterance(15 chars)");
+    }
+
+    #[test]
+    fn removes_numbers_and_emails() {
+        let raw = RawUtterance::new("mit nummer er 010288-1234 og mail a@b.dk om pas");
+        assert_eq!(
+            Scrubber::new().scrub(&raw).as_str(),
+            "mit nummer er [NUMMER] og mail [EMAIL] om pas"
+        );
+    }
+}
