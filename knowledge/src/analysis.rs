@@ -24,19 +24,18 @@ use rust_stemmers::{Algorithm, Stemmer};
 /// Words that carry no topic: Danish function words, telephone fillers and
 /// the few English ones chat users mix in.
 const STOPWORDS: &[&str] = &[
-    "og", "i", "jeg", "det", "at", "en", "den", "til", "er", "som", "på", "de", "med", "han",
-    "af", "for", "ikke", "der", "var", "mig", "sig", "men", "et", "har", "om", "vi", "min",
-    "havde", "ham", "hun", "nu", "over", "da", "fra", "du", "ud", "sin", "dem", "os", "op",
-    "man", "hans", "hvor", "eller", "hvad", "skal", "her", "alle", "vil", "blev", "kunne",
-    "ind", "når", "være", "dog", "noget", "ville", "jo", "deres", "efter", "ned", "skulle",
-    "denne", "end", "dette", "mit", "også", "under", "have", "dig", "hende", "mine", "alt",
-    "meget", "sit", "sine", "vor", "mod", "disse", "hvis", "din", "nogle", "hos", "blive",
-    "mange", "ad", "bliver", "hendes", "været", "jer", "sådan", "så", "kan", "hvordan",
-    "hvorfor", "hvornår", "hvem", "hvilken", "hvilke", "må", "bare", "lige", "altså", "nå",
-    "øh", "øhm", "øhh", "hm", "hmm", "ehm", "eh", "ja", "hej", "hejsa", "hallo", "goddag",
-    "tak", "okay", "ok", "jamen", "sgu", "nok", "vel", "lidt", "godt", "fordi", "hvor", "får",
-    "kunne", "gerne", "egentlig", "the", "a", "an", "is", "to", "my", "how", "do", "can",
-    "what", "of", "in", "it", "me", "you", "please", "hi", "hello",
+    "og", "i", "jeg", "det", "at", "en", "den", "til", "er", "som", "på", "de", "med", "han", "af",
+    "for", "ikke", "der", "var", "mig", "sig", "men", "et", "har", "om", "vi", "min", "havde",
+    "ham", "hun", "nu", "over", "da", "fra", "du", "ud", "sin", "dem", "os", "op", "man", "hans",
+    "hvor", "eller", "hvad", "skal", "her", "alle", "vil", "blev", "kunne", "ind", "når", "være",
+    "dog", "noget", "ville", "jo", "deres", "efter", "ned", "skulle", "denne", "end", "dette",
+    "mit", "også", "under", "have", "dig", "hende", "mine", "alt", "meget", "sit", "sine", "vor",
+    "mod", "disse", "hvis", "din", "nogle", "hos", "blive", "mange", "ad", "bliver", "hendes",
+    "været", "jer", "sådan", "så", "kan", "hvordan", "hvorfor", "hvornår", "hvem", "hvilken",
+    "hvilke", "må", "bare", "lige", "altså", "nå", "øh", "øhm", "øhh", "hm", "hmm", "ehm", "eh",
+    "ja", "hej", "hejsa", "hallo", "goddag", "tak", "okay", "ok", "jamen", "sgu", "nok", "vel",
+    "lidt", "godt", "fordi", "hvor", "får", "kunne", "gerne", "egentlig", "the", "a", "an", "is",
+    "to", "my", "how", "do", "can", "what", "of", "in", "it", "me", "you", "please", "hi", "hello",
 ];
 
 /// One analysed token and how much it should count.
@@ -51,7 +50,7 @@ pub struct Term {
 /// The words of the knowledge base, used for compound splitting and for
 /// repairing query words.
 #[derive(Debug, Default, Clone)]
-pub struct Lexicon {
+pub(crate) struct Lexicon {
     words: HashMap<String, u32>,
     stems: HashMap<String, u32>,
     by_len: Vec<Vec<Vec<char>>>,
@@ -87,7 +86,7 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn is_stopword(word: &str) -> bool {
+pub(crate) fn is_stopword(word: &str) -> bool {
     STOPWORDS.contains(&word)
 }
 
@@ -101,7 +100,10 @@ impl Analyzer {
                 if w.chars().count() < MIN_PART || w.chars().any(|c| c.is_ascii_digit()) {
                     continue;
                 }
-                *lexicon.stems.entry(stemmer.stem(&w).into_owned()).or_default() += 1;
+                *lexicon
+                    .stems
+                    .entry(stemmer.stem(&w).into_owned())
+                    .or_default() += 1;
                 *lexicon.words.entry(w).or_default() += 1;
             }
         }
@@ -187,7 +189,13 @@ impl Analyzer {
                 continue;
             }
             let len = w.chars().count();
-            let max = if len >= 8 { 2 } else if len >= 4 { 1 } else { 0 };
+            let max = if len >= 8 {
+                2
+            } else if len >= 4 {
+                1
+            } else {
+                0
+            };
             match self.nearest(w, max) {
                 Some(fixed) => {
                     let d = edit_distance(
@@ -380,7 +388,10 @@ mod tests {
     fn joins_words_split_by_speech_recognition() {
         let a = analyzer();
         let q = a.analyze_query("mit sundheds kort er væk");
-        assert!(stems(&q).contains(&a.stem("sundhedskort").as_str()), "{q:?}");
+        assert!(
+            stems(&q).contains(&a.stem("sundhedskort").as_str()),
+            "{q:?}"
+        );
     }
 
     #[test]

@@ -8,9 +8,7 @@
 
 use std::path::Path;
 
-use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST,
-};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
@@ -34,7 +32,6 @@ pub(crate) struct Entry<'a> {
 }
 
 pub(crate) struct BuiltIndex {
-    pub(crate) index: Index,
     pub(crate) reader: IndexReader,
     pub(crate) fields: Fields,
 }
@@ -45,7 +42,8 @@ fn schema() -> (Schema, Fields) {
     let opts = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default().set_index_option(IndexRecordOption::WithFreqs),
     );
-    let text = ["questions", "keywords", "title", "body"].map(|n| b.add_text_field(n, opts.clone()));
+    let text =
+        ["questions", "keywords", "title", "body"].map(|n| b.add_text_field(n, opts.clone()));
     (b.build(), Fields { ord, text })
 }
 
@@ -94,9 +92,5 @@ pub(crate) fn build(
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
         .try_into()?;
-    Ok(BuiltIndex {
-        index,
-        reader,
-        fields,
-    })
+    Ok(BuiltIndex { reader, fields })
 }

@@ -60,11 +60,11 @@ impl KnowledgePaths {
 
 /// Everything loaded and validated.
 #[derive(Debug, Clone)]
-pub struct Loaded {
-    pub taxonomy: Taxonomy,
-    pub settings: Settings,
-    pub answers: Vec<Answer>,
-    pub out_of_scope: Vec<String>,
+pub(crate) struct Loaded {
+    pub(crate) taxonomy: Taxonomy,
+    pub(crate) settings: Settings,
+    pub(crate) answers: Vec<Answer>,
+    pub(crate) out_of_scope: Vec<String>,
 }
 
 pub(crate) fn load(paths: &KnowledgePaths) -> Result<Loaded, KnowledgeError> {
@@ -90,7 +90,11 @@ pub(crate) fn load(paths: &KnowledgePaths) -> Result<Loaded, KnowledgeError> {
             problems: &mut problems,
         };
         if raw.version != 1 {
-            check.at_top("version", "unsupported-version", "only version 1 is supported");
+            check.at_top(
+                "version",
+                "unsupported-version",
+                "only version 1 is supported",
+            );
         }
         for (index, raw) in raw.answers.into_iter().enumerate() {
             let id_location = check.location(index, "id");
@@ -200,10 +204,18 @@ pub(crate) fn load_taxonomy(path: &Path) -> Result<Taxonomy, KnowledgeError> {
             });
         };
         if !unit_ids.contains(t.owner.as_str()) {
-            fail("owner", "unknown-owner", format!("unknown owner `{}`", t.owner));
+            fail(
+                "owner",
+                "unknown-owner",
+                format!("unknown owner `{}`", t.owner),
+            );
         }
         if !seen.insert(t.id.clone()) {
-            fail("id", "duplicate-topic", format!("topic `{}` is listed twice", t.id));
+            fail(
+                "id",
+                "duplicate-topic",
+                format!("topic `{}` is listed twice", t.id),
+            );
         }
     }
     if !problems.is_empty() {
@@ -404,10 +416,7 @@ impl Checker<'_, '_> {
     }
 
     fn at_top(&mut self, key: &str, code: &'static str, message: &str) {
-        let line = self
-            .map
-            .top_level_line(key)
-            .map_or(1, |n| n + 1);
+        let line = self.map.top_level_line(key).map_or(1, |n| n + 1);
         self.problems.push(Problem {
             location: Location {
                 file: self.file.to_path_buf(),
@@ -466,13 +475,22 @@ impl Checker<'_, '_> {
                 ),
             );
         }
-        for (key, value) in [("title", &raw.title), ("chat", &raw.chat), ("spoken", &raw.spoken)] {
+        for (key, value) in [
+            ("title", &raw.title),
+            ("chat", &raw.chat),
+            ("spoken", &raw.spoken),
+        ] {
             if value.trim().is_empty() {
                 self.report(index, key, "empty-text", format!("`{key}` is empty"));
             }
         }
         if raw.questions.iter().any(|q| q.trim().is_empty()) {
-            self.report(index, "questions", "empty-text", "an example question is empty".into());
+            self.report(
+                index,
+                "questions",
+                "empty-text",
+                "an example question is empty".into(),
+            );
         }
         self.check_spoken(index, &raw.spoken);
         if let Some(dept) = &raw.department {
@@ -540,11 +558,17 @@ impl Checker<'_, '_> {
                 index,
                 "spoken",
                 "digits-in-spoken",
-                "write numbers in the spoken text as they are said (\"ti år\", not \"10 år\")".into(),
+                "write numbers in the spoken text as they are said (\"ti år\", not \"10 år\")"
+                    .into(),
             );
         }
         if template.contains("://") || template.contains("www.") {
-            self.report(index, "spoken", "url-in-spoken", "a spoken text cannot contain a web address".into());
+            self.report(
+                index,
+                "spoken",
+                "url-in-spoken",
+                "a spoken text cannot contain a web address".into(),
+            );
         }
     }
 
@@ -588,7 +612,9 @@ impl Checker<'_, '_> {
 }
 
 fn is_variable_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn strip_variables(text: &str) -> String {
@@ -617,8 +643,9 @@ fn is_valid_id(id: &str) -> bool {
 }
 
 fn is_valid_url(url: &str) -> bool {
-    url.strip_prefix("https://")
-        .is_some_and(|rest| rest.contains('.') && !rest.starts_with('/') && !url.chars().any(char::is_whitespace))
+    url.strip_prefix("https://").is_some_and(|rest| {
+        rest.contains('.') && !rest.starts_with('/') && !url.chars().any(char::is_whitespace)
+    })
 }
 
 /// Counts sentences: a sentence ends at `.`, `!` or `?` followed by the end

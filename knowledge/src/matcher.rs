@@ -23,7 +23,7 @@ use crate::analysis::Analyzer;
 use crate::calibration::Calibration;
 use crate::error::KnowledgeError;
 use crate::index::{self, BuiltIndex, Entry, FIELD_BOOSTS};
-use crate::model::{Answer, Taxonomy, TOPIC_HUMAN, TOPIC_NONE};
+use crate::model::{Answer, TOPIC_HUMAN, TOPIC_NONE};
 use crate::KnowledgeBase;
 
 /// Where an utterance came from; voice text is noisier than chat text.
@@ -98,7 +98,13 @@ pub struct Features {
 
 impl Features {
     pub fn as_array(&self) -> [f32; 5] {
-        [self.log_score, self.margin, self.coverage, self.log_terms, self.voice]
+        [
+            self.log_score,
+            self.margin,
+            self.coverage,
+            self.log_terms,
+            self.voice,
+        ]
     }
 }
 
@@ -271,7 +277,10 @@ impl Matcher {
                     Term::from_field_text(*field, stem),
                     IndexRecordOption::WithFreqs,
                 );
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost * weight))));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), boost * weight)),
+                ));
             }
         }
         let query = BooleanQuery::new(clauses);
@@ -371,9 +380,4 @@ fn none_match(features: Features, candidates: Vec<Candidate>) -> Match {
         candidates,
         features,
     }
-}
-
-/// Convenience for callers that only hold a taxonomy.
-pub fn topic_label<'a>(taxonomy: &'a Taxonomy, topic: &str) -> Option<&'a str> {
-    taxonomy.topic(topic).map(|t| t.label.as_str())
 }

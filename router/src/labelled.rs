@@ -33,14 +33,20 @@ pub(crate) struct Labelled {
 }
 
 pub(crate) fn read_labelled(path: &std::path::Path) -> anyhow::Result<Vec<Labelled>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let l: Line = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a JSON object with \"text\"", path.display(), n + 1))?;
+        let l: Line = serde_json::from_str(line).with_context(|| {
+            format!(
+                "{}:{}: not a JSON object with \"text\"",
+                path.display(),
+                n + 1
+            )
+        })?;
         let Some(topic) = l.topic else {
             bail!("{}:{}: no \"topic\" label", path.display(), n + 1);
         };
@@ -66,5 +72,5 @@ pub(crate) fn is_fitting_half(id: &str) -> bool {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    h % 2 == 0
+    h.is_multiple_of(2)
 }

@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "vejviser", version, about = "Voice- and chatbot router for Danish municipalities")]
+#[command(
+    name = "vejviser",
+    version,
+    about = "Voice- and chatbot router for Danish municipalities"
+)]
 struct Cli {
     /// The project directory holding knowledge/, answers/ and municipalities/
     /// (default: found from the current directory upwards).
@@ -57,15 +61,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = paths::Project::find(cli.root.as_deref(), &cli.municipality).and_then(|project| {
-        match cli.command {
+    let result =
+        paths::Project::find(cli.root.as_deref(), &cli.municipality).and_then(|project| match cli
+            .command
+        {
             Command::Run => commands::repl::run(&project),
             Command::Match { jsonl: _ } => commands::match_jsonl::run(&project),
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
-        }
-    });
+        });
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -18,7 +18,10 @@ impl Project {
             None => discover()?,
         };
         if !root.join("knowledge/topics.yaml").is_file() {
-            bail!("{} has no knowledge/topics.yaml; pass --root", root.display());
+            bail!(
+                "{} has no knowledge/topics.yaml; pass --root",
+                root.display()
+            );
         }
         let knowledge = KnowledgePaths::in_repository(&root, municipality);
         if !knowledge.settings.is_file() {

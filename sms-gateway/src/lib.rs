@@ -16,7 +16,11 @@ pub struct MobileNumber {
 
 impl std::fmt::Debug for MobileNumber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MobileNumber(+45******{}{})", self.digits[6], self.digits[7])
+        write!(
+            f,
+            "MobileNumber(+45******{}{})",
+            self.digits[6], self.digits[7]
+        )
     }
 }
 
@@ -79,7 +83,13 @@ mod tests {
 
     #[test]
     fn accepts_common_groupings() {
-        for input in ["+45 12 34 56 78", "004512345678", "12345678", "12-34-56-78", "+45 (1234) 5678"] {
+        for input in [
+            "+45 12 34 56 78",
+            "004512345678",
+            "12345678",
+            "12-34-56-78",
+            "+45 (1234) 5678",
+        ] {
             let n = MobileNumber::parse(input).unwrap();
             assert_eq!(n.e164_digits(), "4512345678", "{input}");
         }
@@ -87,8 +97,14 @@ mod tests {
 
     #[test]
     fn rejects_foreign_short_and_garbage() {
-        assert_eq!(MobileNumber::parse("+46 12345678"), Err(NumberError::NotDanish));
-        assert_eq!(MobileNumber::parse("1234567"), Err(NumberError::WrongLength(7)));
+        assert_eq!(
+            MobileNumber::parse("+46 12345678"),
+            Err(NumberError::NotDanish)
+        );
+        assert_eq!(
+            MobileNumber::parse("1234567"),
+            Err(NumberError::WrongLength(7))
+        );
         assert_eq!(MobileNumber::parse("12a45678"), Err(NumberError::NotDigits));
     }
 

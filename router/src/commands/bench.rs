@@ -31,10 +31,19 @@ pub(crate) enum BenchWhat {
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
     let BenchWhat::Match { queries, sizes } = what;
     let kb = project.load()?;
-    println!("matcher benchmark: one thread, {queries} queries per knowledge base, lexical channel");
+    println!(
+        "matcher benchmark: one thread, {queries} queries per knowledge base, lexical channel"
+    );
     println!(
         "{:<22} {:>8} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "knowledge base", "answers", "lexicon", "build s", "index MiB", "median µs", "p99 µs", "q/s"
+        "knowledge base",
+        "answers",
+        "lexicon",
+        "build s",
+        "index MiB",
+        "median µs",
+        "p99 µs",
+        "q/s"
     );
     bench_one("example municipality", &kb, queries)?;
     for n in sizes {
@@ -58,7 +67,11 @@ fn bench_one(name: &str, kb: &KnowledgeBase, queries: usize) -> anyhow::Result<(
     let mut times: Vec<Duration> = Vec::with_capacity(qs.len());
     let all = Instant::now();
     for (i, q) in qs.iter().enumerate() {
-        let channel = if i % 2 == 0 { Channel::Voice } else { Channel::Chat };
+        let channel = if i.is_multiple_of(2) {
+            Channel::Voice
+        } else {
+            Channel::Chat
+        };
         let t = Instant::now();
         matcher.find(q, channel)?;
         times.push(t.elapsed());
@@ -88,7 +101,11 @@ fn queries_for(answers: &[Answer], n: usize) -> Vec<String> {
         let a = &answers[(i * 7919) % answers.len()];
         let q = &a.questions[i % a.questions.len()];
         let words: Vec<&str> = q.split_whitespace().collect();
-        let drop = if words.len() > 2 { i % words.len() } else { usize::MAX };
+        let drop = if words.len() > 2 {
+            i % words.len()
+        } else {
+            usize::MAX
+        };
         let text: Vec<&str> = words
             .iter()
             .enumerate()

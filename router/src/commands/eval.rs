@@ -77,7 +77,12 @@ pub(crate) fn evaluate(matcher: &Matcher, lines: &[&Labelled]) -> anyhow::Result
 
 pub(crate) fn print(r: &Report, title: &str) {
     println!("{title}");
-    println!("  top-1 topic accuracy: {:.3} ({}/{})", r.accuracy(), r.correct, r.total);
+    println!(
+        "  top-1 topic accuracy: {:.3} ({}/{})",
+        r.accuracy(),
+        r.correct,
+        r.total
+    );
     for (channel, (ok, n)) in &r.by_channel {
         println!("  {channel:<6} {:.3} ({ok}/{n})", ratio(*ok, *n));
     }
@@ -95,7 +100,13 @@ pub(crate) fn print(r: &Report, title: &str) {
     );
     let decisions: Vec<String> = [Decision::Answer, Decision::Confirm, Decision::Handover]
         .iter()
-        .map(|d| format!("{} {}", d.as_str(), r.decisions.get(d.as_str()).unwrap_or(&0)))
+        .map(|d| {
+            format!(
+                "{} {}",
+                d.as_str(),
+                r.decisions.get(d.as_str()).unwrap_or(&0)
+            )
+        })
         .collect();
     println!("  decisions: {}", decisions.join(", "));
     let mut confusions: Vec<_> = r.confusions.iter().collect();
@@ -113,7 +124,10 @@ pub(crate) fn run(project: &Project, file: &Path, verbose: bool) -> anyhow::Resu
     let matcher = project.matcher()?;
     let all: Vec<&Labelled> = lines.iter().collect();
     let report = evaluate(&matcher, &all)?;
-    print(&report, &format!("{} ({} lines)", file.display(), report.total));
+    print(
+        &report,
+        &format!("{} ({} lines)", file.display(), report.total),
+    );
     if verbose {
         for w in &report.wrong {
             println!("  wrong: {w}");

@@ -123,7 +123,12 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
         if top.topic == TOPIC_NONE {
             continue;
         }
-        samples.push((m.features, top.topic == l.topic, l.topic.clone(), top.topic.clone()));
+        samples.push((
+            m.features,
+            top.topic == l.topic,
+            l.topic.clone(),
+            top.topic.clone(),
+        ));
     }
     let fitted = Calibration::fit(
         &samples
@@ -144,7 +149,10 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
     );
     print(
         &evaluate(&matcher, &report)?,
-        &format!("reporting half ({} lines, not used for fitting)", report.len()),
+        &format!(
+            "reporting half ({} lines, not used for fitting)",
+            report.len()
+        ),
     );
     println!(
         "thresholds: answer {:.3}, confirm {:.3}",

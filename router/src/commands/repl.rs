@@ -35,7 +35,10 @@ pub(crate) fn run(project: &Project) -> anyhow::Result<ExitCode> {
                 match KnowledgeBase::load(&project.knowledge).and_then(|kb| Matcher::build(&kb)) {
                     Ok(m) => {
                         matcher = m;
-                        println!("(vidensbasen er genindlæst: {} svar)", matcher.answers().len());
+                        println!(
+                            "(vidensbasen er genindlæst: {} svar)",
+                            matcher.answers().len()
+                        );
                     }
                     Err(e) => println!("(ændringen i vidensbasen er ikke taget i brug: {e})"),
                 }

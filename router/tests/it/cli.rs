@@ -1,0 +1,192 @@
+//! `vejviser match --jsonl`, `eval` and `knowledge` as a measuring script
+//! uses them: real binary, real knowledge base, stdin and stdout.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn vejviser(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
+        .args(["--root", repo().to_str().expect("utf-8 path")])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("writes");
+    child.wait_with_output().expect("runs")
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect()
+}
+
+#[test]
+fn match_jsonl_answers_one_line_per_input_in_order() {
+    let input = r#"{"id": "a1", "text": "hvad koster et nyt pas til en voksen", "channel": "chat"}
+{"id": 7, "text": "øh min skraldespand er ikke blevet tømt", "channel": "voice"}
+{"id": "a3", "text": "hvem vinder fodboldkampen på søndag", "channel": "voice"}
+"#;
+    let out = vejviser(&["match", "--jsonl"], input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["id"], "a1");
+    assert_eq!(lines[1]["id"], 7);
+    assert_eq!(lines[0]["topic"], "pas.ny");
+    assert_eq!(lines[1]["topic"], "affald.toemning");
+    assert_eq!(lines[2]["topic"], "none");
+    assert!(lines[2]["answer_id"].is_null());
+    for l in &lines {
+        let keys: Vec<&str> = l
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys.len(), 5, "{l}");
+        for k in ["id", "topic", "answer_id", "confidence", "decision"] {
+            assert!(keys.contains(&k), "{k} missing in {l}");
+        }
+        let c = l["confidence"].as_f64().expect("number");
+        assert!((0.0..=1.0).contains(&c), "{l}");
+        let d = l["decision"].as_str().expect("string");
+        assert!(["answer", "confirm", "handover"].contains(&d), "{l}");
+    }
+    assert!(lines[0]["answer_id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("pas-")));
+}
+
+#[test]
+fn match_jsonl_reports_bad_lines_and_goes_on() {
+    let input = "not json\n{\"id\": \"x\", \"text\": \"nyt pas\", \"channel\": \"fax\"}\n{\"id\": \"ok\", \"text\": \"nyt pas\"}\n";
+    let out = vejviser(&["match", "--jsonl"], input);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("line 1")));
+    assert!(lines[1]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("unknown channel `fax`")));
+    assert_eq!(lines[2]["id"], "ok");
+    assert!(lines[2]["topic"].is_string());
+}
+
+#[test]
+fn eval_prints_accuracy_per_channel_and_confusions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("labelled.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"id": "1", "channel": "chat", "text": "hvad koster et nyt pas", "topic": "pas.ny"}
+{"id": "2", "channel": "voice", "text": "hvad bliver vejret i morgen", "topic": "none"}
+{"id": "3", "channel": "voice", "text": "hvad koster et nyt pas", "topic": "rotter"}
+"#,
+    )
+    .expect("write");
+    let out = vejviser(&["eval", file.to_str().expect("utf-8")], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("top-1 topic accuracy: 0.667 (2/3)"), "{text}");
+    assert!(text.contains("chat   1.000 (1/1)"), "{text}");
+    assert!(text.contains("voice  0.500 (1/2)"), "{text}");
+    assert!(
+        text.contains("`none` lines returned as none: 1.000 (1/1)"),
+        "{text}"
+    );
+    assert!(text.contains("rotter -> pas.ny"), "{text}");
+}
+
+#[test]
+fn knowledge_check_passes_and_stats_count_every_topic() {
+    let out = vejviser(&["knowledge", "check"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = vejviser(&["knowledge", "stats", "--json"], "");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let per_topic = v["per_topic"].as_object().expect("object");
+    let sum: u64 = per_topic.values().map(|n| n.as_u64().expect("count")).sum();
+    assert_eq!(Some(sum), v["total"].as_u64());
+    assert_eq!(per_topic.len(), 87, "every topic but `none`");
+}
+
+#[test]
+fn knowledge_check_fails_on_a_broken_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    for d in ["knowledge", "answers", "municipalities/eksempel"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    for f in [
+        "knowledge/topics.yaml",
+        "knowledge/calibration.yaml",
+        "knowledge/out-of-scope.yaml",
+        "municipalities/eksempel/settings.yaml",
+    ] {
+        std::fs::copy(repo().join(f), root.join(f)).expect("copy");
+    }
+    std::fs::write(
+        root.join("answers/broken.yaml"),
+        "version: 1\nanswers:\n  - id: x\n    topic: pas.ny\n    titel: oops\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_vejviser"))
+        .args([
+            "--root",
+            root.to_str().expect("utf-8"),
+            "knowledge",
+            "check",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("broken.yaml:5:5: unknown field `titel`"),
+        "{text}"
+    );
+}
+
+/// The public development set lives beside the checkout (`../shared`).
+/// This is a regression floor, not the target: the closing figures come
+/// from `vejviser eval`.
+#[test]
+fn dev_set_accuracy_does_not_regress() {
+    let dev = repo().join("../shared/eval/dev-utterances.jsonl");
+    assert!(dev.is_file(), "{} is missing", dev.display());
+    let out = vejviser(&["eval", dev.to_str().expect("utf-8")], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let acc: f64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("top-1 topic accuracy: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("accuracy line");
+    assert!(acc >= FLOOR, "dev accuracy {acc} < {FLOOR}\n{text}");
+}
+
+const FLOOR: f64 = 0.65;

@@ -1,0 +1,3 @@
+//! End-to-end tests of the `vejviser` binary's command-line contracts.
+
+mod cli;
