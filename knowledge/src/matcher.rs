@@ -149,6 +149,10 @@ impl std::fmt::Debug for Matcher {
 }
 
 const TOP_DOCS: usize = 30;
+/// A topic's score is its best answer's score plus this share of the
+/// scores of its further answers among the hits: several answers of one
+/// topic matching is evidence for the topic.
+const FURTHER_ANSWER_WEIGHT: f32 = 0.15;
 const MAX_CANDIDATES: usize = 5;
 
 impl Matcher {
@@ -287,7 +291,7 @@ impl Matcher {
         let searcher = self.built.reader.searcher();
         let hits = searcher.search(&query, &TopDocs::with_limit(TOP_DOCS).order_by_score())?;
 
-        // Best entry per topic, in rank order.
+        // Best entry per topic, then ranked by topic score.
         let mut candidates: Vec<(Candidate, usize)> = Vec::new();
         for (score, address) in hits {
             let column = searcher
@@ -308,7 +312,8 @@ impl Matcher {
                 ),
                 EntryKind::OutOfScope => (None, TOPIC_NONE.to_string()),
             };
-            if candidates.iter().any(|(c, _)| c.topic == topic) {
+            if let Some((c, _)) = candidates.iter_mut().find(|(c, _)| c.topic == topic) {
+                c.score += FURTHER_ANSWER_WEIGHT * score;
                 continue;
             }
             candidates.push((
@@ -320,6 +325,7 @@ impl Matcher {
                 ord,
             ));
         }
+        candidates.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
         let Some((best, best_ord)) = candidates.first().cloned() else {
             return Ok(none_match(features, Vec::new()));
         };

@@ -14,6 +14,7 @@ use crate::paths::Project;
 pub(crate) struct Report {
     pub(crate) total: usize,
     pub(crate) correct: usize,
+    pub(crate) top_correct: usize,
     pub(crate) by_channel: BTreeMap<&'static str, (usize, usize)>,
     pub(crate) none_total: usize,
     pub(crate) none_as_none: usize,
@@ -45,6 +46,7 @@ pub(crate) fn evaluate(matcher: &Matcher, lines: &[&Labelled]) -> anyhow::Result
         let ok = m.topic == l.topic;
         r.total += 1;
         r.correct += usize::from(ok);
+        r.top_correct += usize::from(m.candidates.first().is_some_and(|c| c.topic == l.topic));
         let c = r.by_channel.entry(l.channel.as_str()).or_default();
         c.0 += usize::from(ok);
         c.1 += 1;
@@ -82,6 +84,10 @@ pub(crate) fn print(r: &Report, title: &str) {
         r.accuracy(),
         r.correct,
         r.total
+    );
+    println!(
+        "  best candidate's topic right (before thresholds): {:.3}",
+        ratio(r.top_correct, r.total)
     );
     for (channel, (ok, n)) in &r.by_channel {
         println!("  {channel:<6} {:.3} ({ok}/{n})", ratio(*ok, *n));
