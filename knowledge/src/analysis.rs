@@ -191,7 +191,7 @@ impl Analyzer {
             let len = w.chars().count();
             let max = if len >= 8 {
                 2
-            } else if len >= 4 {
+            } else if len >= 5 {
                 1
             } else {
                 0

@@ -136,7 +136,7 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
             .map(|(f, ok, _, _)| (*f, *ok))
             .collect::<Vec<_>>(),
     );
-    let thresholds = choose_thresholds(&fitted, &samples, fit.len());
+    let thresholds = choose_thresholds(&fitted, &samples);
     let calibration = Calibration {
         thresholds,
         ..fitted
@@ -170,30 +170,43 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// The confirm threshold that makes the most lines come out right (a
-/// line below it comes out as `none`), and the lowest answer threshold
-/// whose answers are right at least [`ANSWER_PRECISION`] of the time.
+/// Most in-scope lines that may come back as `none` on the fitting half.
+const MAX_IN_SCOPE_AS_NONE: f64 = 0.04;
+
+/// The confirm threshold (below it a line comes back as `none`) that
+/// maximises in-scope accuracy plus the share of `none` lines caught, the
+/// two classes weighted equally since `none` lines are few, while at most
+/// [`MAX_IN_SCOPE_AS_NONE`] of in-scope lines come back as `none`; and the
+/// lowest answer threshold whose answers are right at least
+/// [`ANSWER_PRECISION`] of the time.
 fn choose_thresholds(
     c: &Calibration,
     samples: &[(knowledge::Features, bool, String, String)],
-    lines: usize,
 ) -> Thresholds {
     let scored: Vec<(f32, bool, bool)> = samples
         .iter()
         .map(|(f, ok, gold, _)| (c.confidence(f), *ok, gold == TOPIC_NONE))
         .collect();
-    // Lines whose best candidate was an out-of-scope example come out as
-    // `none` whatever the threshold; they are the same for every candidate.
-    let _ = lines;
-    let mut best = (0usize, 0.5f32);
-    for step in 1..100 {
+    let in_scope = scored.iter().filter(|s| !s.2).count().max(1) as f64;
+    let none = scored.iter().filter(|s| s.2).count().max(1) as f64;
+    let mut best = (f64::MIN, 0.0f32);
+    for step in 0..100 {
         let t = step as f32 / 100.0;
-        let right = scored
-            .iter()
-            .filter(|(conf, ok, gold_none)| if *conf >= t { *ok } else { *gold_none })
-            .count();
-        if right > best.0 {
-            best = (right, t);
+        let (mut right_in, mut as_none, mut caught) = (0usize, 0usize, 0usize);
+        for &(conf, ok, gold_none) in &scored {
+            match (conf >= t, gold_none) {
+                (true, false) => right_in += usize::from(ok),
+                (false, false) => as_none += 1,
+                (false, true) => caught += 1,
+                (true, true) => {}
+            }
+        }
+        if as_none as f64 / in_scope > MAX_IN_SCOPE_AS_NONE {
+            break;
+        }
+        let objective = right_in as f64 / in_scope + caught as f64 / none;
+        if objective > best.0 {
+            best = (objective, t);
         }
     }
     let confirm = best.1;

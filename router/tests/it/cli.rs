@@ -166,7 +166,7 @@ fn knowledge_check_fails_on_a_broken_file() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("broken.yaml:5:5: unknown field `titel`"),
+        text.contains("broken.yaml:5:5: answers[0]: unknown field `titel`"),
         "{text}"
     );
 }
