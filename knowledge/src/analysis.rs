@@ -158,7 +158,7 @@ impl Analyzer {
                     if self.is_known(&joined) {
                         self.push_word(&joined, JOIN_WEIGHT, &mut out);
                     } else if joined.chars().count() >= 6 && !is_stopword(w) {
-                        if let Some(fixed) = self.nearest(&joined, 1) {
+                        if let Some((fixed, _)) = self.nearest(&joined, 1) {
                             self.push_word(&fixed, FUZZY1_WEIGHT, &mut out);
                         }
                     }
@@ -176,16 +176,7 @@ impl Analyzer {
                 continue;
             }
             if let Some(parts) = self.split_compound(w) {
-                out.push(Term {
-                    stem: self.stem(w),
-                    weight: 1.0,
-                });
-                for p in parts {
-                    out.push(Term {
-                        stem: self.stem(&p),
-                        weight: PART_WEIGHT,
-                    });
-                }
+                self.push_with_parts(w, 1.0, Some(parts), &mut out);
                 continue;
             }
             let len = w.chars().count();
@@ -197,12 +188,7 @@ impl Analyzer {
                 0
             };
             match self.nearest(w, max) {
-                Some(fixed) => {
-                    let d = edit_distance(
-                        &w.chars().collect::<Vec<_>>(),
-                        &fixed.chars().collect::<Vec<_>>(),
-                        2,
-                    );
+                Some((fixed, d)) => {
                     let weight = if d <= 1 { FUZZY1_WEIGHT } else { FUZZY2_WEIGHT };
                     self.push_word(&fixed, weight, &mut out);
                 }
@@ -216,11 +202,22 @@ impl Analyzer {
     }
 
     fn push_word(&self, w: &str, weight: f32, out: &mut Vec<Term>) {
+        self.push_with_parts(w, weight, self.split_compound(w), out);
+    }
+
+    /// The word's stem, and its compound parts' stems at a lower weight.
+    fn push_with_parts(
+        &self,
+        w: &str,
+        weight: f32,
+        parts: Option<Vec<String>>,
+        out: &mut Vec<Term>,
+    ) {
         out.push(Term {
             stem: self.stem(w),
             weight,
         });
-        if let Some(parts) = self.split_compound(w) {
+        if let Some(parts) = parts {
             for p in parts {
                 out.push(Term {
                     stem: self.stem(&p),
@@ -286,8 +283,9 @@ impl Analyzer {
         None
     }
 
-    /// The most frequent lexicon word within `max` edits of `w`.
-    fn nearest(&self, w: &str, max: usize) -> Option<String> {
+    /// The most frequent lexicon word within `max` edits of `w`, with its
+    /// distance.
+    fn nearest(&self, w: &str, max: usize) -> Option<(String, usize)> {
         if max == 0 {
             return None;
         }
@@ -315,7 +313,7 @@ impl Analyzer {
                 }
             }
         }
-        best.map(|(_, _, c)| c.iter().collect())
+        best.map(|(d, _, c)| (c.iter().collect(), d))
     }
 }
 

@@ -6,6 +6,7 @@
 //! out-of-scope example (topic `none`), with a fast field pointing back at
 //! the entry in memory.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
@@ -34,6 +35,8 @@ pub(crate) struct Entry<'a> {
 pub(crate) struct BuiltIndex {
     pub(crate) reader: IndexReader,
     pub(crate) fields: Fields,
+    /// Every stem indexed for each entry, by entry number.
+    pub(crate) entry_stems: Vec<HashSet<String>>,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -59,7 +62,9 @@ pub(crate) fn build(
         None => Index::create_in_ram(schema),
     };
     let mut writer: IndexWriter = index.writer_with_num_threads(1, 64 * 1024 * 1024)?;
+    let mut entry_stems = Vec::with_capacity(entries.len());
     for (ord, entry) in entries.iter().enumerate() {
+        let mut stems = HashSet::new();
         let mut doc = TantivyDocument::default();
         doc.add_u64(fields.ord, ord as u64);
         for (field, texts) in fields.text.iter().zip(&entry.texts) {
@@ -68,12 +73,15 @@ pub(crate) fn build(
                 .analyze_document(&joined)
                 .into_iter()
                 .enumerate()
-                .map(|(position, t)| Token {
-                    offset_from: 0,
-                    offset_to: 0,
-                    position,
-                    text: t.stem,
-                    position_length: 1,
+                .map(|(position, t)| {
+                    stems.insert(t.stem.clone());
+                    Token {
+                        offset_from: 0,
+                        offset_to: 0,
+                        position,
+                        text: t.stem,
+                        position_length: 1,
+                    }
                 })
                 .collect();
             doc.add_pre_tokenized_text(
@@ -85,6 +93,7 @@ pub(crate) fn build(
             );
         }
         writer.add_document(doc)?;
+        entry_stems.push(stems);
     }
     writer.commit()?;
     writer.wait_merging_threads()?;
@@ -92,5 +101,9 @@ pub(crate) fn build(
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
         .try_into()?;
-    Ok(BuiltIndex { reader, fields })
+    Ok(BuiltIndex {
+        reader,
+        fields,
+        entry_stems,
+    })
 }

@@ -13,7 +13,7 @@
 //! Out-of-scope examples are indexed as entries of topic `none`: when one of
 //! them ranks first, the utterance is out of scope.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
@@ -134,7 +134,6 @@ pub struct Matcher {
     analyzer: Analyzer,
     built: BuiltIndex,
     entries: Vec<EntryKind>,
-    entry_stems: Vec<HashSet<String>>,
     answers: Vec<Answer>,
     calibration: Calibration,
 }
@@ -206,23 +205,11 @@ impl Matcher {
             });
             entries.push(EntryKind::OutOfScope);
         }
-        let entry_stems = indexed
-            .iter()
-            .map(|e| {
-                e.texts
-                    .iter()
-                    .flatten()
-                    .flat_map(|t| analyzer.analyze_document(t))
-                    .map(|t| t.stem)
-                    .collect()
-            })
-            .collect();
         let built = index::build(&analyzer, &indexed, dir)?;
         Ok(Matcher {
             analyzer,
             built,
             entries,
-            entry_stems,
             answers,
             calibration: kb.calibration.clone(),
         })
@@ -333,7 +320,7 @@ impl Matcher {
         let total: f32 = terms.iter().map(|(_, w)| w).sum();
         let found: f32 = terms
             .iter()
-            .filter(|(s, _)| self.entry_stems[best_ord].contains(s))
+            .filter(|(s, _)| self.built.entry_stems[best_ord].contains(s))
             .map(|(_, w)| w)
             .sum();
         features.log_score = (1.0 + best.score).ln();

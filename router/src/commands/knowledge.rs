@@ -123,17 +123,12 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
         if top.topic == TOPIC_NONE {
             continue;
         }
-        samples.push((
-            m.features,
-            top.topic == l.topic,
-            l.topic.clone(),
-            top.topic.clone(),
-        ));
+        samples.push((m.features, top.topic == l.topic, l.topic == TOPIC_NONE));
     }
     let fitted = Calibration::fit(
         &samples
             .iter()
-            .map(|(f, ok, _, _)| (*f, *ok))
+            .map(|(f, ok, _)| (*f, *ok))
             .collect::<Vec<_>>(),
     );
     let thresholds = choose_thresholds(&fitted, &samples);
@@ -179,13 +174,10 @@ const MAX_IN_SCOPE_AS_NONE: f64 = 0.04;
 /// [`MAX_IN_SCOPE_AS_NONE`] of in-scope lines come back as `none`; and the
 /// lowest answer threshold whose answers are right at least
 /// [`ANSWER_PRECISION`] of the time.
-fn choose_thresholds(
-    c: &Calibration,
-    samples: &[(knowledge::Features, bool, String, String)],
-) -> Thresholds {
+fn choose_thresholds(c: &Calibration, samples: &[(knowledge::Features, bool, bool)]) -> Thresholds {
     let scored: Vec<(f32, bool, bool)> = samples
         .iter()
-        .map(|(f, ok, gold, _)| (c.confidence(f), *ok, gold == TOPIC_NONE))
+        .map(|(f, ok, gold_none)| (c.confidence(f), *ok, *gold_none))
         .collect();
     let in_scope = scored.iter().filter(|s| !s.2).count().max(1) as f64;
     let none = scored.iter().filter(|s| s.2).count().max(1) as f64;
