@@ -18,7 +18,7 @@ mod index;
 mod load;
 mod matcher;
 mod model;
-mod yaml;
+pub mod yaml;
 
 use std::path::PathBuf;
 

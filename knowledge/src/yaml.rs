@@ -1,4 +1,5 @@
-//! The single place that calls the YAML parser.
+//! The single place that calls the YAML parser, for every crate of the
+//! workspace (flows, departments, SMS templates and answers alike).
 //!
 //! serde_yaml is deprecated upstream; keeping every call behind
 //! [`parse_yaml`] means a replacement touches one function. Every struct
@@ -13,7 +14,7 @@ use crate::error::{Location, Problem};
 
 /// Parses `text` (read from `path`) into `T`, or a problem with the file,
 /// line and column the parser stopped at.
-pub(crate) fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Problem> {
+pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Problem> {
     serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
@@ -43,12 +44,12 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result
 /// serde_yaml keeps no spans, so this reads the text itself. It understands
 /// only the block layout the project's files use: a top-level key holding a
 /// sequence of mappings, one key per line.
-pub(crate) struct SourceMap<'a> {
+pub struct SourceMap<'a> {
     lines: Vec<&'a str>,
 }
 
 impl<'a> SourceMap<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
+    pub fn new(text: &'a str) -> Self {
         SourceMap {
             lines: text.lines().collect(),
         }
@@ -57,7 +58,7 @@ impl<'a> SourceMap<'a> {
     /// Line and column (1-based) of `key` inside item `index` of the
     /// sequence under the top-level `list` key; the item's first line when
     /// the key is not found, and (1, 1) when the item is not found.
-    pub(crate) fn locate(&self, list: &str, index: usize, key: &str) -> (usize, usize) {
+    pub fn locate(&self, list: &str, index: usize, key: &str) -> (usize, usize) {
         let Some(items) = self.items(list) else {
             return (1, 1);
         };
@@ -80,7 +81,7 @@ impl<'a> SourceMap<'a> {
     }
 
     /// The 0-based line of a top-level `key:`.
-    pub(crate) fn top_level_line(&self, key: &str) -> Option<usize> {
+    pub fn top_level_line(&self, key: &str) -> Option<usize> {
         self.lines
             .iter()
             .position(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))
