@@ -18,6 +18,7 @@ mod index;
 mod load;
 mod matcher;
 mod model;
+pub mod quality;
 pub mod yaml;
 
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ pub use analysis::{words, Analyzer, Term};
 pub use calibration::Calibration;
 pub use error::{KnowledgeError, Location, Problem};
 pub use fingerprint::Fingerprint;
-pub use load::{KnowledgePaths, MAX_SPOKEN_SENTENCES};
+pub use load::{KnowledgePaths, MAX_SPOKEN_SENTENCES, MAX_SPOKEN_WORDS};
 pub use matcher::{Candidate, Channel, Decision, Features, Match, Matcher, Thresholds};
 pub use model::{
     Answer, Link, LinkKind, SettingValue, Settings, Taxonomy, Topic, Unit, TOPIC_EMERGENCY,
@@ -65,6 +66,7 @@ impl KnowledgeBase {
                 settings,
                 answers,
                 out_of_scope,
+                locations: Default::default(),
             },
             calibration,
         }
@@ -72,6 +74,12 @@ impl KnowledgeBase {
 
     pub fn answers(&self) -> &[Answer] {
         &self.loaded.answers
+    }
+
+    /// Where the answer with `id` is written (its override, when the
+    /// municipality overrides it); `None` for answers built in memory.
+    pub fn location(&self, id: &str) -> Option<&Location> {
+        self.loaded.locations.get(id)
     }
 
     pub fn taxonomy(&self) -> &Taxonomy {

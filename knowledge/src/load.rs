@@ -27,6 +27,10 @@ pub struct KnowledgePaths {
     pub out_of_scope: PathBuf,
     /// The fitted confidence model (`knowledge/calibration.yaml`).
     pub calibration: PathBuf,
+    /// The municipality's own answer files (`municipalities/<id>/answers/`):
+    /// answers of its own, overrides of shared answers by id, and shared
+    /// answers it disables. Optional: a missing directory means none.
+    pub local: PathBuf,
 }
 
 impl KnowledgePaths {
@@ -42,6 +46,10 @@ impl KnowledgePaths {
                 .join("settings.yaml"),
             out_of_scope: root.join("knowledge/out-of-scope.yaml"),
             calibration: root.join("knowledge/calibration.yaml"),
+            local: root
+                .join("municipalities")
+                .join(municipality)
+                .join("answers"),
         }
     }
 
@@ -54,6 +62,9 @@ impl KnowledgePaths {
             self.calibration.clone(),
         ];
         files.extend(answer_files(&self.answers)?);
+        if self.local.is_dir() {
+            files.extend(answer_files(&self.local)?);
+        }
         Ok(files)
     }
 }
@@ -65,6 +76,8 @@ pub(crate) struct Loaded {
     pub(crate) settings: Settings,
     pub(crate) answers: Vec<Answer>,
     pub(crate) out_of_scope: Vec<String>,
+    /// Where each answer (by id) was written, or overridden.
+    pub(crate) locations: HashMap<String, Location>,
 }
 
 pub(crate) fn load(paths: &KnowledgePaths) -> Result<Loaded, KnowledgeError> {
@@ -72,56 +85,148 @@ pub(crate) fn load(paths: &KnowledgePaths) -> Result<Loaded, KnowledgeError> {
     let taxonomy = load_taxonomy(&paths.topics)?;
     let settings = load_settings(&paths.settings)?;
     let out_of_scope = load_out_of_scope(&paths.out_of_scope)?;
-    let mut answers = Vec::new();
-    let mut seen: HashMap<String, Location> = HashMap::new();
+    let mut base = Base {
+        taxonomy: &taxonomy,
+        settings: &settings,
+        answers: Vec::new(),
+        raw: HashMap::new(),
+        locations: HashMap::new(),
+    };
     for file in answer_files(&paths.answers)? {
         let text = read(&file)?;
-        let raw: RawAnswerFile = match parse_yaml(&file, &text) {
-            Ok(raw) => raw,
-            Err(p) => {
-                problems.push(p);
-                continue;
+        match parse_yaml::<RawAnswerFile>(&file, &text) {
+            Ok(raw) => {
+                let map = SourceMap::new(&text);
+                let mut check = Checker::new(&file, &map, "answers", &mut problems);
+                check.version(raw.version);
+                for (index, raw) in raw.answers.into_iter().enumerate() {
+                    base.add(&mut check, index, raw, true);
+                }
             }
-        };
-        let map = SourceMap::new(&text);
-        let mut check = Checker {
-            file: &file,
-            map: &map,
-            problems: &mut problems,
-        };
-        if raw.version != 1 {
-            check.at_top(
-                "version",
-                "unsupported-version",
-                "only version 1 is supported",
-            );
+            Err(p) => problems.push(p),
         }
-        for (index, raw) in raw.answers.into_iter().enumerate() {
-            let id_location = check.location(index, "id");
-            if let Some(first) = seen.get(&raw.id) {
-                check.report(
-                    index,
-                    "id",
-                    "duplicate-id",
-                    format!("answer id `{}` is already used at {first}", raw.id),
-                );
-            } else {
-                seen.insert(raw.id.clone(), id_location);
-            }
-            if let Some(answer) = check.answer(index, raw, &taxonomy, &settings) {
-                answers.push(answer);
+    }
+    if paths.local.is_dir() {
+        for file in answer_files(&paths.local)? {
+            let text = read(&file)?;
+            match parse_yaml::<RawLocalFile>(&file, &text) {
+                Ok(raw) => base.apply_local(&file, &text, raw, &mut problems),
+                Err(p) => problems.push(p),
             }
         }
     }
+    let Base {
+        answers, locations, ..
+    } = base;
     if problems.is_empty() {
         Ok(Loaded {
             taxonomy,
             settings,
             answers,
             out_of_scope,
+            locations,
         })
     } else {
         Err(KnowledgeError::Invalid(problems))
+    }
+}
+
+/// The answers gathered so far, with the raw form of each shared answer
+/// kept so a municipality's override can be merged field by field and
+/// validated again with its own settings.
+struct Base<'k> {
+    taxonomy: &'k Taxonomy,
+    settings: &'k Settings,
+    answers: Vec<Answer>,
+    raw: HashMap<String, RawAnswer>,
+    locations: HashMap<String, Location>,
+}
+
+impl Base<'_> {
+    /// Validates and adds one answer; `shared` answers may be overridden later.
+    fn add(&mut self, check: &mut Checker<'_, '_>, index: usize, raw: RawAnswer, shared: bool) {
+        let id_location = check.location(index, "id");
+        if let Some(first) = self.locations.get(&raw.id) {
+            let hint = if shared {
+                ""
+            } else {
+                "; to change a shared answer, list it under `overrides:`"
+            };
+            check.report(
+                index,
+                "id",
+                "duplicate-id",
+                format!("answer id `{}` is already used at {first}{hint}", raw.id),
+            );
+            return;
+        }
+        self.locations.insert(raw.id.clone(), id_location);
+        let kept = shared.then(|| raw.clone());
+        if let Some(answer) = check.answer(index, raw, self.taxonomy, self.settings) {
+            if let Some(kept) = kept {
+                self.raw.insert(answer.id.clone(), kept);
+            }
+            self.answers.push(answer);
+        }
+    }
+
+    fn apply_local(
+        &mut self,
+        file: &Path,
+        text: &str,
+        raw: RawLocalFile,
+        problems: &mut Vec<Problem>,
+    ) {
+        let map = SourceMap::new(text);
+        {
+            let mut check = Checker::new(file, &map, "answers", problems);
+            check.version(raw.version);
+            for (index, answer) in raw.answers.into_iter().enumerate() {
+                self.add(&mut check, index, answer, false);
+            }
+        }
+        let mut check = Checker::new(file, &map, "overrides", problems);
+        for (index, o) in raw.overrides.into_iter().enumerate() {
+            let Some(shared) = self.raw.get(&o.id) else {
+                check.report(
+                    index,
+                    "id",
+                    "unknown-override",
+                    format!("override of `{}`, but no shared answer has that id (was it renamed or removed?)", o.id),
+                );
+                continue;
+            };
+            let merged = o.merge_into(shared.clone());
+            if let Some(answer) = check.answer(index, merged, self.taxonomy, self.settings) {
+                self.locations
+                    .insert(answer.id.clone(), check.location(index, "id"));
+                if let Some(slot) = self.answers.iter_mut().find(|a| a.id == answer.id) {
+                    *slot = answer;
+                }
+            }
+        }
+        let mut check = Checker::new(file, &map, "disable", problems);
+        for (index, d) in raw.disable.into_iter().enumerate() {
+            if self.raw.remove(&d.id).is_none() {
+                check.report(
+                    index,
+                    "id",
+                    "unknown-override",
+                    format!("`{}` is disabled, but no shared answer has that id (was it renamed or removed?)", d.id),
+                );
+                continue;
+            }
+            if d.reason.trim().is_empty() {
+                check.report(
+                    index,
+                    "reason",
+                    "empty-text",
+                    "say why the answer is disabled".into(),
+                );
+            }
+            self.answers.retain(|a| a.id != d.id);
+            self.locations.remove(&d.id);
+        }
     }
 }
 
@@ -354,7 +459,7 @@ struct RawAnswerFile {
     answers: Vec<RawAnswer>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawAnswer {
     id: String,
@@ -370,7 +475,7 @@ struct RawAnswer {
     department: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawLink {
     kind: RawLinkKind,
@@ -386,19 +491,96 @@ enum RawLinkKind {
     Info,
 }
 
+/// A municipality's own file: answers of its own, overrides of shared
+/// answers (only the fields given are replaced) and shared answers it
+/// does not use.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocalFile {
+    version: u32,
+    #[serde(default)]
+    answers: Vec<RawAnswer>,
+    #[serde(default)]
+    overrides: Vec<RawOverride>,
+    #[serde(default)]
+    disable: Vec<RawDisable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverride {
+    id: String,
+    title: Option<String>,
+    questions: Option<Vec<String>>,
+    keywords: Option<Vec<String>>,
+    chat: Option<String>,
+    spoken: Option<String>,
+    links: Option<Vec<RawLink>>,
+    department: Option<String>,
+}
+
+impl RawOverride {
+    fn merge_into(self, mut answer: RawAnswer) -> RawAnswer {
+        answer.title = self.title.unwrap_or(answer.title);
+        answer.questions = self.questions.unwrap_or(answer.questions);
+        answer.keywords = self.keywords.unwrap_or(answer.keywords);
+        answer.chat = self.chat.unwrap_or(answer.chat);
+        answer.spoken = self.spoken.unwrap_or(answer.spoken);
+        answer.links = self.links.unwrap_or(answer.links);
+        answer.department = self.department.or(answer.department);
+        answer
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDisable {
+    id: String,
+    reason: String,
+}
+
 /// The most sentences a spoken text may have.
 pub const MAX_SPOKEN_SENTENCES: usize = 2;
+/// The most words a spoken text may have once variables are filled in:
+/// about twenty-five seconds at the calm pace the phone voice uses.
+pub const MAX_SPOKEN_WORDS: usize = 60;
 const QUESTIONS: std::ops::RangeInclusive<usize> = 3..=8;
 
 struct Checker<'a, 'm> {
     file: &'a Path,
     map: &'a SourceMap<'m>,
+    /// The top-level key holding the items being checked.
+    list: &'static str,
     problems: &'a mut Vec<Problem>,
 }
 
-impl Checker<'_, '_> {
+impl<'a, 'm> Checker<'a, 'm> {
+    fn new(
+        file: &'a Path,
+        map: &'a SourceMap<'m>,
+        list: &'static str,
+        problems: &'a mut Vec<Problem>,
+    ) -> Self {
+        Checker {
+            file,
+            map,
+            list,
+            problems,
+        }
+    }
+
+    fn version(&mut self, version: u32) {
+        if version != 1 {
+            self.at_top(
+                "version",
+                "unsupported-version",
+                "only version 1 is supported",
+            );
+        }
+    }
+
     fn location(&self, index: usize, key: &str) -> Location {
-        let (line, column) = self.map.locate("answers", index, key);
+        let (line, column) = self.map.locate(self.list, index, key);
         Location {
             file: self.file.to_path_buf(),
             line,
@@ -505,6 +687,15 @@ impl Checker<'_, '_> {
         }
         let chat = self.render(index, "chat", &raw.chat, settings, false);
         let spoken = self.render(index, "spoken", &raw.spoken, settings, true);
+        let words = spoken.split_whitespace().count();
+        if words > MAX_SPOKEN_WORDS {
+            self.report(
+                index,
+                "spoken",
+                "spoken-too-long",
+                format!("the spoken text has {words} words with the municipality's values filled in; at most {MAX_SPOKEN_WORDS} can be said on the phone before callers lose the thread"),
+            );
+        }
         let mut links = Vec::new();
         for link in raw.links {
             let url = self.render(index, "links", &link.url, settings, false);

@@ -2,6 +2,8 @@
 
 mod decisions;
 mod loader;
+mod overrides;
+mod quality;
 mod real_base;
 
 use std::path::{Path, PathBuf};

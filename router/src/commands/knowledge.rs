@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use knowledge::quality::{self, Severity};
 use knowledge::{Calibration, KnowledgeBase, KnowledgeError, Matcher, Thresholds, TOPIC_NONE};
 
 use super::eval::{evaluate, print};
@@ -13,8 +14,13 @@ use crate::paths::Project;
 
 #[derive(Subcommand)]
 pub(crate) enum KnowledgeCommand {
-    /// Validate every knowledge file; exit code 1 on problems.
-    Check,
+    /// Validate every knowledge file and review the answers together
+    /// (duplicates, self-retrieval, thin topics); exit code 1 on problems.
+    Check {
+        /// Also list warnings.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Count answers, in total and per topic.
     Stats {
         /// Print `{"total": N, "per_topic": {...}}`.
@@ -35,13 +41,13 @@ const MIN_PER_TOPIC: usize = 4;
 
 pub(crate) fn run(project: &Project, what: KnowledgeCommand) -> anyhow::Result<ExitCode> {
     match what {
-        KnowledgeCommand::Check => check(project),
+        KnowledgeCommand::Check { verbose } => check(project, verbose),
         KnowledgeCommand::Stats { json } => stats(project, json),
         KnowledgeCommand::Calibrate { file, write } => calibrate(project, &file, write),
     }
 }
 
-fn check(project: &Project) -> anyhow::Result<ExitCode> {
+fn check(project: &Project, verbose: bool) -> anyhow::Result<ExitCode> {
     let kb = match KnowledgeBase::load(&project.knowledge) {
         Ok(kb) => kb,
         Err(KnowledgeError::Invalid(problems)) => {
@@ -53,29 +59,33 @@ fn check(project: &Project) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    let per_topic = per_topic(&kb);
-    let mut thin = Vec::new();
-    for t in &kb.taxonomy().topics {
-        if t.id == TOPIC_NONE {
-            continue;
-        }
-        let n = per_topic.get(t.id.as_str()).copied().unwrap_or(0);
-        if n < MIN_PER_TOPIC {
-            thin.push(format!("{} ({n})", t.id));
+    let matcher = Matcher::build(&kb)?;
+    let review = quality::review(&kb, &matcher, MIN_PER_TOPIC)?;
+    let warnings = review.findings.len() - review.errors();
+    for finding in &review.findings {
+        if finding.severity == Severity::Error || verbose {
+            println!("{finding}");
         }
     }
-    if !thin.is_empty() {
-        println!(
-            "topics with fewer than {MIN_PER_TOPIC} answers: {}",
-            thin.join(", ")
-        );
+    println!(
+        "self-retrieval: {:.1}% of answers first for most of their own questions, {:.1}% of questions find their topic",
+        review.self_retrieval * 100.0,
+        review.topic_self_retrieval * 100.0
+    );
+    if review.errors() > 0 {
+        println!("{} problem(s), {warnings} warning(s)", review.errors());
         return Ok(ExitCode::from(1));
     }
     println!(
-        "ok: {} answers in {} topics, {} out-of-scope examples",
+        "ok: {} answers in {} topics, {} out-of-scope examples, {warnings} warning(s){}",
         kb.answers().len(),
-        per_topic.len(),
-        kb.out_of_scope().len()
+        per_topic(&kb).len(),
+        kb.out_of_scope().len(),
+        if verbose || warnings == 0 {
+            ""
+        } else {
+            " (--verbose lists them)"
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

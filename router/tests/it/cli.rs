@@ -119,12 +119,12 @@ fn eval_prints_accuracy_per_channel_and_confusions() {
 
 #[test]
 fn knowledge_check_passes_and_stats_count_every_topic() {
-    let out = vejviser(&["knowledge", "check"], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    for municipality in ["eksempel", "nordby"] {
+        let out = vejviser(&["--municipality", municipality, "knowledge", "check"], "");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{municipality}: {text}");
+        assert!(text.contains("self-retrieval: "), "{text}");
+    }
     let out = vejviser(&["knowledge", "stats", "--json"], "");
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
