@@ -83,4 +83,16 @@ impl<'a> Locator<'a> {
         }
         from
     }
+
+    /// The next line after 1-based line `after` that starts a sequence
+    /// item (`- `) at `column`; `after` itself when there is none.
+    pub(crate) fn next_item(&self, after: (usize, usize), column: usize) -> (usize, usize) {
+        for (n, line) in self.text.lines().enumerate().skip(after.0) {
+            let indent = line.len() - line.trim_start().len();
+            if indent + 1 == column && line.trim_start().starts_with("- ") {
+                return (n + 1, column);
+            }
+        }
+        after
+    }
 }

@@ -371,10 +371,13 @@ impl Dialogue {
         s.answer_id.clone_from(&m.answer_id);
         s.confidence = Some(m.confidence);
         s.decision = Some(m.decision);
-        if m.topic == TOPIC_EMERGENCY && m.decision != Decision::Handover {
+        // The matcher decides `handover` for these special topics; any
+        // confidence worth a question is enough to act on them at once.
+        let sure_enough = m.confidence >= flow.thresholds.confirm;
+        if m.topic == TOPIC_EMERGENCY && sure_enough {
             return self.emergency(s);
         }
-        if m.topic == TOPIC_HUMAN && m.decision != Decision::Handover {
+        if m.topic == TOPIC_HUMAN && sure_enough {
             return self.hand_to_switchboard(s);
         }
         match m.decision {

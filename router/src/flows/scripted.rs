@@ -296,9 +296,11 @@ fn run_case(
     let greeting = dialogue.step(Event::Started { channel }, now);
     check_expect(&case.greeting, &greeting, &[])
         .map_err(|m| fail(loc.find_from(at, "greeting:"), "greeting", m))?;
-    let mut turn_at = loc.find_from(at, "turns:");
+    let turns_at = loc.find_from(at, "turns:");
+    let first = loc.find_from((turns_at.0 + 1, 1), "- ");
+    let mut turn_at = turns_at;
     for (n, t) in case.turns.iter().enumerate() {
-        turn_at = loc.find_from((turn_at.0 + 1, 1), "- ");
+        turn_at = loc.next_item(turn_at, first.1);
         let inputs = [
             t.says.is_some(),
             t.press.is_some(),
