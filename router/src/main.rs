@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         what: commands::knowledge::KnowledgeCommand,
     },
+    /// Check and test the talk-flows and departments.
+    Flows {
+        #[command(subcommand)]
+        what: commands::flows::FlowsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
+            Command::Flows { what } => commands::flows::run(&project, what),
         });
     match result {
         Ok(code) => code,

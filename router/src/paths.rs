@@ -9,6 +9,7 @@ use knowledge::{KnowledgeBase, KnowledgePaths, Matcher};
 pub(crate) struct Project {
     pub(crate) root: PathBuf,
     pub(crate) knowledge: KnowledgePaths,
+    pub(crate) municipality: String,
 }
 
 impl Project {
@@ -30,7 +31,11 @@ impl Project {
                 knowledge.settings.display()
             );
         }
-        Ok(Project { root, knowledge })
+        Ok(Project {
+            root,
+            knowledge,
+            municipality: municipality.to_string(),
+        })
     }
 
     pub(crate) fn load(&self) -> anyhow::Result<KnowledgeBase> {

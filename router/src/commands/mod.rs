@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod eval;
+pub(crate) mod flows;
 pub(crate) mod knowledge;
 pub(crate) mod match_jsonl;
 pub(crate) mod repl;

@@ -1,0 +1,136 @@
+//! One snapshot of everything a conversation needs: the knowledge base,
+//! its matcher, the talk-flow and the departments directory.
+//!
+//! Built by a single [`load`] so a server can swap an `Arc<Config>` when
+//! files change; a load that fails returns every problem and leaves the
+//! caller's old snapshot in place.
+
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use knowledge::{KnowledgeBase, KnowledgeError, KnowledgePaths, Matcher, Problem};
+
+use crate::departments::{DepartmentsFile, Directory};
+use crate::flows::{Flow, FlowFile};
+
+/// The file of the talk-flow inside a flows directory.
+pub const FLOW_FILE: &str = "flow.yaml";
+/// The file of the departments directory inside a flows directory.
+pub const DEPARTMENTS_FILE: &str = "departments.yaml";
+/// The time zone every opening hour is written in.
+pub const TIME_ZONE: &str = "Europe/Copenhagen";
+
+/// A loaded, validated configuration.
+pub struct Config {
+    pub knowledge: KnowledgeBase,
+    pub matcher: Matcher,
+    pub flow: Flow,
+    pub departments: Directory,
+    pub time_zone: TimeZone,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Validation problems in any of the files, all of them.
+    #[error("{} problem(s) in the configuration", .0.len())]
+    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Knowledge(KnowledgeError),
+    #[error("time zone {TIME_ZONE} is unknown: {0}")]
+    TimeZone(#[from] jiff::Error),
+}
+
+impl ConfigError {
+    /// The located problems behind this error; empty for other kinds.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid(p) => p,
+            ConfigError::Knowledge(k) => k.problems(),
+            _ => &[],
+        }
+    }
+}
+
+/// Loads the municipality's configuration from the checkout at `root`,
+/// with the flows in `root/flows`.
+pub fn load(root: &Path, municipality: &str) -> Result<Config, ConfigError> {
+    load_with_flows(root, municipality, &root.join("flows"))
+}
+
+/// Like [`load`] with the flows read from `flows_dir`.
+pub fn load_with_flows(
+    root: &Path,
+    municipality: &str,
+    flows_dir: &Path,
+) -> Result<Config, ConfigError> {
+    let paths = KnowledgePaths::in_repository(root, municipality);
+    let knowledge = KnowledgeBase::load(&paths).map_err(|e| match e {
+        KnowledgeError::Invalid(p) => ConfigError::Invalid(p),
+        other => ConfigError::Knowledge(other),
+    })?;
+    let (flow, departments) = load_flows(flows_dir, &knowledge)?;
+    let matcher = Matcher::build(&knowledge).map_err(ConfigError::Knowledge)?;
+    Ok(Config {
+        knowledge,
+        matcher,
+        flow,
+        departments,
+        time_zone: TimeZone::get(TIME_ZONE)?,
+    })
+}
+
+/// Reads and validates the flow and departments of `dir` against `kb`.
+pub fn load_flows(dir: &Path, kb: &KnowledgeBase) -> Result<(Flow, Directory), ConfigError> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path)
+            .map(|text| (path.clone(), text))
+            .map_err(|source| ConfigError::Io { path, source })
+    };
+    let (dept_path, dept_text) = read(DEPARTMENTS_FILE)?;
+    let (flow_path, flow_text) = read(FLOW_FILE)?;
+    let mut problems = Vec::new();
+    let departments = knowledge::yaml::parse_yaml::<DepartmentsFile>(&dept_path, &dept_text)
+        .map_err(|p| vec![p])
+        .and_then(|f| Directory::validate(f, &dept_path, &dept_text, kb.taxonomy(), kb.settings()))
+        .unwrap_or_else(|p| {
+            problems.extend(p);
+            Directory::default()
+        });
+    for a in kb.answers() {
+        if let Some(d) = &a.department {
+            if departments.get(d).is_none() && problems.is_empty() {
+                problems.push(Problem {
+                    location: knowledge::Location {
+                        file: dept_path.clone(),
+                        line: 1,
+                        column: 1,
+                    },
+                    code: "missing-department",
+                    message: format!(
+                        "answer `{}` names department `{d}`, which has no entry here",
+                        a.id
+                    ),
+                });
+            }
+        }
+    }
+    let flow = knowledge::yaml::parse_yaml::<FlowFile>(&flow_path, &flow_text)
+        .map_err(|p| vec![p])
+        .and_then(|f| Flow::validate(f, &flow_path, &flow_text, kb, &departments));
+    match flow {
+        Ok(flow) if problems.is_empty() => Ok((flow, departments)),
+        Ok(_) => Err(ConfigError::Invalid(problems)),
+        Err(p) => {
+            problems.extend(p);
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}

@@ -1,0 +1,913 @@
+//! The sans-I/O dialogue engine: one [`Dialogue`] per conversation, fed
+//! [`Event`]s and the current time, returning a [`Turn`] of [`Action`]s.
+//!
+//! The engine does no I/O, reads no clock, draws no random numbers and
+//! never stores what a citizen said: a front end (SIP, webhook, web chat)
+//! turns its input into events, calls [`Dialogue::step`], and carries out
+//! the actions. The same engine serves voice and chat; only what a
+//! channel renders differs (the spoken text on the phone, the chat text
+//! with links and buttons in chat).
+//!
+//! The conversation, in states:
+//! - *listening*: an utterance is checked for an emergency, "say that
+//!   again", goodbye and a request for a person, then matched. The flow's
+//!   thresholds give answer, confirm or not understood.
+//! - *confirming*: "Handler det om …?". Yes gives the answer; no asks about
+//!   the next candidate or asks again; anything else is a new question.
+//! - *offering an SMS*: after an answer with a link, consent first.
+//! - *menu*: after `tries_before_menu` misunderstandings the phone menu
+//!   (DTMF) or, in chat, the same choices as buttons.
+//!
+//! A transfer goes to a department only while it answers the phone
+//! (holidays and closure days included); otherwise the citizen hears when
+//! it opens and is offered the SMS link or a callback.
+
+mod understand;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{Timestamp, Zoned};
+use knowledge::{Answer, Channel, Decision, Link, TOPIC_EMERGENCY, TOPIC_HUMAN, TOPIC_NONE};
+use transcripts::RawUtterance;
+
+use crate::config::Config;
+use crate::flows::{MenuOption, Target};
+use crate::text::{self, Text};
+
+/// What happened in the conversation.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// The call was answered or the chat opened.
+    Started { channel: Channel },
+    /// Recognised speech or typed text.
+    Utterance(&'a RawUtterance),
+    /// A key pressed on the phone: 0–9, `*`, `#`.
+    Dtmf(char),
+    /// Nothing was said within the `Listen` timeout.
+    NoInput,
+    /// A chat button was pressed; the id of a [`Button`] the engine showed.
+    Button(&'a str),
+    /// Consent to the offered SMS (chat button, or a front end's own yes/no).
+    SmsConsent(bool),
+    /// Whether the SMS asked for by [`Action::SendSms`] went out.
+    SmsResult { sent: bool },
+    /// The caller hung up or the chat closed.
+    Ended,
+}
+
+/// Something to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Say {
+    /// The text for this conversation's channel.
+    pub text: String,
+    /// A recorded prompt to play instead of speech synthesis.
+    pub recording: Option<String>,
+    /// Whether the caller may interrupt it.
+    pub barge_in: bool,
+}
+
+/// A chat button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    /// Sent back in [`Event::Button`].
+    pub id: String,
+    pub label: String,
+}
+
+/// What a front end must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Say(Say),
+    /// Wait for speech or text; `timeout` is `None` in chat. `dtmf`: keys are expected.
+    Listen {
+        timeout: Option<Duration>,
+        dtmf: bool,
+    },
+    ShowButtons(Vec<Button>),
+    /// Links of the answer (chat).
+    ShowLinks(Vec<Link>),
+    /// The citizen was asked whether they want this by SMS.
+    OfferSms {
+        answer_id: Option<String>,
+        url: Option<String>,
+    },
+    /// Send this SMS to the caller's number (consent given).
+    SendSms {
+        answer_id: Option<String>,
+        text: String,
+    },
+    /// Transfer the call (SIP REFER) to an open department.
+    Transfer {
+        department: String,
+        sip_uri: String,
+        topic: Option<String>,
+        /// For the receiving employee; made from topic, ids and counts only.
+        summary: String,
+    },
+    /// Hand over to a person: the department's number and whether it is
+    /// open; when closed, when it opens and whether a callback is offered.
+    Handover {
+        department: String,
+        name: String,
+        phone: String,
+        open_now: bool,
+        opens: Option<String>,
+        callback: bool,
+    },
+    /// Hang up (voice) or close the conversation (chat).
+    End,
+}
+
+/// How the conversation has gone so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    InProgress,
+    Answered,
+    SmsSent,
+    Transferred(String),
+    HandedOver(String),
+    Emergency,
+    /// Ended without an answer, transfer or handover.
+    Abandoned,
+}
+
+impl Outcome {
+    /// A short stable name for storage and figures.
+    pub fn as_str(&self) -> String {
+        match self {
+            Outcome::InProgress => "in-progress".into(),
+            Outcome::Answered => "answered".into(),
+            Outcome::SmsSent => "sms-sent".into(),
+            Outcome::Transferred(d) => format!("transferred:{d}"),
+            Outcome::HandedOver(d) => format!("handed-over:{d}"),
+            Outcome::Emergency => "emergency".into(),
+            Outcome::Abandoned => "abandoned".into(),
+        }
+    }
+}
+
+/// The result of one step: the actions and what a front end stores about
+/// the turn (no utterance text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub actions: Vec<Action>,
+    pub topic: Option<String>,
+    pub answer_id: Option<String>,
+    pub confidence: Option<f32>,
+    pub decision: Option<Decision>,
+    pub outcome: Outcome,
+    /// The switchboard was closed at this turn.
+    pub out_of_hours: bool,
+}
+
+/// A candidate awaiting confirmation.
+#[derive(Debug, Clone)]
+struct Pending {
+    topic: String,
+    answer_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    NotStarted,
+    Listening,
+    Confirming {
+        candidates: Vec<Pending>,
+        index: usize,
+    },
+    OfferingSms {
+        answer_id: Option<String>,
+        text: Text,
+    },
+    Menu {
+        menu: usize,
+    },
+    Ended,
+}
+
+/// One conversation.
+pub struct Dialogue {
+    config: Arc<Config>,
+    channel: Channel,
+    state: State,
+    misses: u8,
+    menu_misses: u8,
+    answered_once: bool,
+    last_said: Vec<Action>,
+    outcome: Outcome,
+}
+
+/// Menu misunderstandings before the switchboard takes over.
+const MENU_TRIES: u8 = 2;
+/// A second candidate is asked about only if its score is at least this
+/// share of the best one's.
+const SECOND_CANDIDATE_SHARE: f32 = 0.5;
+
+/// Per-turn working data.
+struct Step<'a> {
+    now: &'a Zoned,
+    actions: Vec<Action>,
+    topic: Option<String>,
+    answer_id: Option<String>,
+    confidence: Option<f32>,
+    decision: Option<Decision>,
+}
+
+impl Dialogue {
+    /// A new conversation over a configuration snapshot; the channel is
+    /// set by [`Event::Started`].
+    pub fn new(config: Arc<Config>) -> Dialogue {
+        Dialogue {
+            config,
+            channel: Channel::Voice,
+            state: State::NotStarted,
+            misses: 0,
+            menu_misses: 0,
+            answered_once: false,
+            last_said: Vec::new(),
+            outcome: Outcome::InProgress,
+        }
+    }
+
+    /// How the conversation has gone so far.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// Feeds one event at `now`; returns what to do.
+    pub fn step(&mut self, event: Event<'_>, now: Timestamp) -> Turn {
+        let now = now.to_zoned(self.config.time_zone.clone());
+        let mut s = Step {
+            now: &now,
+            actions: Vec::new(),
+            topic: None,
+            answer_id: None,
+            confidence: None,
+            decision: None,
+        };
+        self.handle(event, &mut s);
+        if s.actions.iter().any(|a| matches!(a, Action::Say(_)))
+            && !matches!(event, Event::Utterance(u) if understand::is_repeat(u.expose()))
+        {
+            self.last_said = s
+                .actions
+                .iter()
+                .filter(|a| {
+                    matches!(
+                        a,
+                        Action::Say(_) | Action::ShowButtons(_) | Action::ShowLinks(_)
+                    )
+                })
+                .cloned()
+                .collect();
+        }
+        let out_of_hours = self
+            .config
+            .departments
+            .get(&self.config.flow.switchboard)
+            .is_some_and(|d| !self.config.departments.phone_status(d, &now).open_now);
+        Turn {
+            actions: s.actions,
+            topic: s.topic,
+            answer_id: s.answer_id,
+            confidence: s.confidence,
+            decision: s.decision,
+            outcome: self.outcome.clone(),
+            out_of_hours,
+        }
+    }
+
+    fn handle(&mut self, event: Event<'_>, s: &mut Step<'_>) {
+        if matches!(self.state, State::Ended) {
+            return;
+        }
+        match event {
+            Event::Started { channel } => {
+                self.channel = channel;
+                self.state = State::Listening;
+                let greeting = self.prompt("greeting", &[]);
+                self.say(s, "greeting", greeting, true);
+                self.listen(s, false);
+            }
+            Event::Ended => {
+                if self.outcome == Outcome::InProgress {
+                    self.outcome = Outcome::Abandoned;
+                }
+                self.state = State::Ended;
+            }
+            Event::Utterance(u) => self.utterance(u.expose(), s),
+            Event::Dtmf(d) => self.key(d, s),
+            Event::Button(id) => self.button(id, s),
+            Event::NoInput => self.no_input(s),
+            Event::SmsConsent(yes) => {
+                if let State::OfferingSms { .. } = self.state {
+                    self.sms_answer(yes, s);
+                }
+            }
+            Event::SmsResult { sent } => {
+                if !sent {
+                    if self.outcome == Outcome::SmsSent {
+                        self.outcome = Outcome::Answered;
+                    }
+                    let t = self.prompt("sms_failed", &[]);
+                    self.say(s, "sms_failed", t, true);
+                    self.anything_else(s);
+                }
+            }
+        }
+    }
+
+    fn utterance(&mut self, text: &str, s: &mut Step<'_>) {
+        let flow = &self.config.flow;
+        if understand::is_emergency(text, &flow.emergency_words) {
+            return self.emergency(s);
+        }
+        if understand::is_repeat(text) {
+            s.actions.extend(self.last_said.iter().cloned());
+            let dtmf = matches!(self.state, State::Menu { .. });
+            return self.listen(s, dtmf);
+        }
+        match self.state.clone() {
+            State::Confirming { candidates, index } => {
+                if let Some(yes) = understand::yes_no(text) {
+                    return self.confirmed(yes, &candidates, index, s);
+                }
+            }
+            State::OfferingSms { .. } => {
+                if let Some(yes) = understand::yes_no(text) {
+                    return self.sms_answer(yes, s);
+                }
+            }
+            _ => {}
+        }
+        if understand::is_goodbye(text) {
+            return self.goodbye(s);
+        }
+        if self.answered_once && matches!(self.state, State::Listening) {
+            match understand::yes_no(text) {
+                Some(false) => return self.goodbye(s),
+                Some(true) if text.split_whitespace().count() <= 3 => {
+                    let t = self.prompt("reprompt", &[]);
+                    self.say(s, "reprompt", t, true);
+                    return self.listen(s, false);
+                }
+                _ => {}
+            }
+        }
+        if understand::is_human_request(text) {
+            return self.hand_to_switchboard(s);
+        }
+        let m = match self
+            .config
+            .matcher
+            .find_with(text, self.channel, flow.thresholds)
+        {
+            Ok(m) => m,
+            // The index could not be searched: treat as not understood.
+            Err(_) => return self.miss(s),
+        };
+        s.topic = Some(m.topic.clone());
+        s.answer_id.clone_from(&m.answer_id);
+        s.confidence = Some(m.confidence);
+        s.decision = Some(m.decision);
+        // The matcher decides `handover` for these special topics; any
+        // confidence worth a question is enough to act on them at once.
+        let sure_enough = m.confidence >= flow.thresholds.confirm;
+        if m.topic == TOPIC_EMERGENCY && sure_enough {
+            return self.emergency(s);
+        }
+        if m.topic == TOPIC_HUMAN && sure_enough {
+            return self.hand_to_switchboard(s);
+        }
+        match m.decision {
+            Decision::Answer => self.deliver(&m.topic, m.answer_id.as_deref(), s),
+            Decision::Confirm => {
+                let best = m.candidates.first().map_or(0.0, |c| c.score);
+                let candidates: Vec<Pending> = m
+                    .candidates
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, c)| {
+                        c.topic != TOPIC_NONE
+                            && c.topic != TOPIC_HUMAN
+                            && c.topic != TOPIC_EMERGENCY
+                            && (*i == 0 || c.score >= best * SECOND_CANDIDATE_SHARE)
+                    })
+                    .take(2)
+                    .map(|(_, c)| Pending {
+                        topic: c.topic.clone(),
+                        answer_id: c.answer_id.clone(),
+                    })
+                    .collect();
+                if candidates.is_empty() {
+                    return self.miss(s);
+                }
+                self.ask_confirm(candidates, 0, s);
+            }
+            Decision::Handover => self.miss(s),
+        }
+    }
+
+    fn ask_confirm(&mut self, candidates: Vec<Pending>, index: usize, s: &mut Step<'_>) {
+        let Some(c) = candidates.get(index) else {
+            return self.miss(s);
+        };
+        let label = self.topic_label(&c.topic);
+        let t = self.prompt("confirm", &[("emne", &Text::same(label))]);
+        self.say(s, "confirm", t, true);
+        if self.channel == Channel::Chat {
+            s.actions.push(Action::ShowButtons(vec![
+                Button {
+                    id: "ja".into(),
+                    label: "Ja".into(),
+                },
+                Button {
+                    id: "nej".into(),
+                    label: "Nej".into(),
+                },
+            ]));
+        }
+        self.state = State::Confirming { candidates, index };
+        self.listen(s, false);
+    }
+
+    fn confirmed(&mut self, yes: bool, candidates: &[Pending], index: usize, s: &mut Step<'_>) {
+        if yes {
+            let c = candidates[index.min(candidates.len().saturating_sub(1))].clone();
+            s.topic = Some(c.topic.clone());
+            s.answer_id.clone_from(&c.answer_id);
+            s.decision = Some(Decision::Answer);
+            self.deliver(&c.topic, c.answer_id.as_deref(), s);
+        } else if index + 1 < candidates.len() {
+            self.ask_confirm(candidates.to_vec(), index + 1, s);
+        } else {
+            self.state = State::Listening;
+            self.miss(s);
+        }
+    }
+
+    /// The topic's name in the confirming question: the override's label,
+    /// else the label from topics.yaml up to its first comma, with a lower-case start.
+    fn topic_label(&self, topic: &str) -> String {
+        if let Some(l) = self
+            .config
+            .flow
+            .override_for(topic)
+            .and_then(|o| o.label.clone())
+        {
+            return l;
+        }
+        let label = self
+            .config
+            .knowledge
+            .taxonomy()
+            .topic(topic)
+            .map_or(topic, |t| t.label.as_str());
+        let first = label.split(',').next().unwrap_or(label).trim();
+        let mut chars = first.chars();
+        match (chars.next(), chars.next()) {
+            (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => a
+                .to_lowercase()
+                .chain(first[a.len_utf8()..].chars())
+                .collect(),
+            _ => first.to_string(),
+        }
+    }
+
+    /// Gives the answer of `topic` (or its override).
+    fn deliver(&mut self, topic: &str, answer_id: Option<&str>, s: &mut Step<'_>) {
+        self.misses = 0;
+        self.menu_misses = 0;
+        let config = Arc::clone(&self.config);
+        let ov = config.flow.override_for(topic);
+        if let Some(dept) = ov.and_then(|o| o.transfer.as_deref()) {
+            return self.route(dept, Some(topic), s);
+        }
+        let answer = ov
+            .and_then(|o| o.answer.as_deref())
+            .or(answer_id)
+            .and_then(|id| config.matcher.answer(id))
+            .or_else(|| config.knowledge.answers().iter().find(|a| a.topic == topic));
+        let Some(answer) = answer else {
+            return self.miss(s);
+        };
+        s.topic = Some(topic.to_string());
+        s.answer_id = Some(answer.id.clone());
+        let text = Text {
+            chat: answer.chat.clone(),
+            spoken: answer.spoken.clone(),
+        };
+        self.say(s, "", text, true);
+        if self.channel == Channel::Chat && !answer.links.is_empty() {
+            s.actions.push(Action::ShowLinks(answer.links.clone()));
+        }
+        self.answered_once = true;
+        if matches!(self.outcome, Outcome::InProgress | Outcome::Abandoned) {
+            self.outcome = Outcome::Answered;
+        }
+        if let Some(sms) = self.sms_for(answer, ov.and_then(|o| o.sms.as_deref())) {
+            return self.offer_sms(
+                Some(answer.id.clone()),
+                answer.links.first().map(|l| l.url.clone()),
+                sms,
+                s,
+            );
+        }
+        self.anything_else(s);
+    }
+
+    /// The SMS text for an answer: the override's, else the first link's.
+    fn sms_for(&self, answer: &Answer, custom: Option<&str>) -> Option<Text> {
+        let link = answer.links.first();
+        let dynamic_link = Text::same(link.map_or("", |l| l.url.as_str()));
+        let title = Text::same(link.map_or(answer.title.as_str(), |l| l.title.as_str()));
+        let dynamic = [("link", &dynamic_link), ("titel", &title)];
+        if let Some(custom) = custom {
+            return Some(text::render(
+                custom,
+                self.config.knowledge.settings(),
+                &dynamic,
+            ));
+        }
+        link?;
+        Some(self.prompt("sms_text", &dynamic))
+    }
+
+    fn offer_sms(
+        &mut self,
+        answer_id: Option<String>,
+        url: Option<String>,
+        sms: Text,
+        s: &mut Step<'_>,
+    ) {
+        let t = self.prompt("offer_sms", &[]);
+        self.say(s, "offer_sms", t, true);
+        s.actions.push(Action::OfferSms {
+            answer_id: answer_id.clone(),
+            url,
+        });
+        if self.channel == Channel::Chat {
+            s.actions.push(Action::ShowButtons(vec![
+                Button {
+                    id: "sms:ja".into(),
+                    label: "Ja, send sms".into(),
+                },
+                Button {
+                    id: "sms:nej".into(),
+                    label: "Nej tak".into(),
+                },
+            ]));
+        }
+        self.state = State::OfferingSms {
+            answer_id,
+            text: sms,
+        };
+        self.listen(s, false);
+    }
+
+    fn sms_answer(&mut self, yes: bool, s: &mut Step<'_>) {
+        let State::OfferingSms { answer_id, text } =
+            std::mem::replace(&mut self.state, State::Listening)
+        else {
+            return;
+        };
+        if yes {
+            s.actions.push(Action::SendSms {
+                answer_id,
+                text: text.chat,
+            });
+            self.outcome = Outcome::SmsSent;
+            let t = self.prompt("sms_sent", &[]);
+            self.say(s, "sms_sent", t, true);
+        } else {
+            let t = self.prompt("sms_declined", &[]);
+            self.say(s, "sms_declined", t, true);
+        }
+        self.anything_else(s);
+    }
+
+    fn anything_else(&mut self, s: &mut Step<'_>) {
+        self.state = State::Listening;
+        let t = self.prompt("anything_else", &[]);
+        self.say(s, "anything_else", t, true);
+        self.listen(s, false);
+    }
+
+    /// Transfer (voice) or hand over (chat) to `dept`, if it is open.
+    fn route(&mut self, dept_id: &str, topic: Option<&str>, s: &mut Step<'_>) {
+        let config = Arc::clone(&self.config);
+        let Some(dept) = config.departments.get(dept_id) else {
+            return self.miss(s);
+        };
+        let status = config.departments.phone_status(dept, s.now);
+        let name = Text::same(dept.name.clone());
+        let vars = |opens: &Text| {
+            [
+                ("afdeling", name.clone()),
+                ("telefon", dept.phone.clone()),
+                ("aabner", opens.clone()),
+            ]
+        };
+        let opens = status.opens.clone().unwrap_or_default();
+        let v = vars(&opens);
+        let v: Vec<(&str, &Text)> = v.iter().map(|(n, t)| (*n, t)).collect();
+        if status.open_now {
+            if self.channel == Channel::Voice {
+                let t = self.prompt("transfer", &v);
+                self.say(s, "transfer", t, false);
+                let label = topic.map(|t| self.topic_label(t));
+                let summary = format!(
+                    "{}; emne {}; svar {}; sikkerhed {}; {} misforståelser; telefon",
+                    label.as_deref().unwrap_or("ukendt emne"),
+                    topic.unwrap_or("-"),
+                    s.answer_id.as_deref().unwrap_or("-"),
+                    s.confidence.map_or("-".to_string(), |c| format!("{c:.2}")),
+                    self.misses,
+                );
+                s.actions.push(Action::Transfer {
+                    department: dept.id.clone(),
+                    sip_uri: dept.sip_uri.clone(),
+                    topic: topic.map(str::to_string),
+                    summary,
+                });
+                self.outcome = Outcome::Transferred(dept.id.clone());
+                self.state = State::Ended;
+                return;
+            }
+            let t = self.prompt("handover", &v);
+            self.say(s, "handover", t, true);
+            s.actions.push(Action::Handover {
+                department: dept.id.clone(),
+                name: dept.name.clone(),
+                phone: dept.phone.chat.clone(),
+                open_now: true,
+                opens: None,
+                callback: false,
+            });
+            self.outcome = Outcome::HandedOver(dept.id.clone());
+            self.state = State::Listening;
+            return self.listen(s, false);
+        }
+        let (key, t) = if status.opens.is_some() {
+            ("closed", self.prompt("closed", &v))
+        } else {
+            ("closed_long", self.prompt("closed_long", &v))
+        };
+        self.say(s, key, t, true);
+        let callback = config.flow.out_of_hours.offer_callback;
+        s.actions.push(Action::Handover {
+            department: dept.id.clone(),
+            name: dept.name.clone(),
+            phone: dept.phone.chat.clone(),
+            open_now: false,
+            opens: status.opens.map(|o| o.chat),
+            callback,
+        });
+        self.outcome = Outcome::HandedOver(dept.id.clone());
+        if config.flow.out_of_hours.offer_sms {
+            if let Some(topic) = topic {
+                let ov = config.flow.override_for(topic);
+                let answer = ov
+                    .and_then(|o| o.answer.as_deref())
+                    .and_then(|id| config.matcher.answer(id))
+                    .or_else(|| {
+                        config
+                            .knowledge
+                            .answers()
+                            .iter()
+                            .find(|a| a.topic == topic && !a.links.is_empty())
+                    });
+                if let Some(a) = answer {
+                    if let Some(sms) = self.sms_for(a, ov.and_then(|o| o.sms.as_deref())) {
+                        s.answer_id = Some(a.id.clone());
+                        return self.offer_sms(
+                            Some(a.id.clone()),
+                            a.links.first().map(|l| l.url.clone()),
+                            sms,
+                            s,
+                        );
+                    }
+                }
+            }
+        }
+        if callback {
+            let t = self.prompt("callback", &v);
+            self.say(s, "callback", t, true);
+        }
+        self.state = State::Listening;
+        self.listen(s, false);
+    }
+
+    fn hand_to_switchboard(&mut self, s: &mut Step<'_>) {
+        s.topic = Some(TOPIC_HUMAN.to_string());
+        let sb = self.config.flow.switchboard.clone();
+        self.route(&sb, None, s);
+    }
+
+    fn emergency(&mut self, s: &mut Step<'_>) {
+        s.topic = Some(TOPIC_EMERGENCY.to_string());
+        let t = self.prompt("emergency", &[]);
+        self.say(s, "emergency", t, false);
+        self.outcome = Outcome::Emergency;
+        if self.channel == Channel::Voice {
+            s.actions.push(Action::End);
+            self.state = State::Ended;
+        } else {
+            self.state = State::Listening;
+            self.listen(s, false);
+        }
+    }
+
+    fn goodbye(&mut self, s: &mut Step<'_>) {
+        let t = self.prompt("goodbye", &[]);
+        self.say(s, "goodbye", t, false);
+        s.actions.push(Action::End);
+        if self.outcome == Outcome::InProgress {
+            self.outcome = Outcome::Abandoned;
+        }
+        self.state = State::Ended;
+    }
+
+    /// Not understood: ask again, or after too many tries show the menu.
+    fn miss(&mut self, s: &mut Step<'_>) {
+        if let State::Menu { menu } = self.state {
+            return self.menu_miss(menu, s);
+        }
+        self.misses = self.misses.saturating_add(1);
+        self.state = State::Listening;
+        if self.misses >= self.config.flow.tries_before_menu {
+            return self.show_menu(0, true, s);
+        }
+        let t = self.prompt("reprompt", &[]);
+        self.say(s, "reprompt", t, true);
+        self.listen(s, false);
+    }
+
+    fn no_input(&mut self, s: &mut Step<'_>) {
+        if self.channel == Channel::Chat {
+            return;
+        }
+        match self.state.clone() {
+            State::Menu { menu } => self.menu_miss(menu, s),
+            State::OfferingSms { .. } => self.sms_answer(false, s),
+            _ => {
+                self.misses = self.misses.saturating_add(1);
+                if self.misses >= self.config.flow.tries_before_menu {
+                    return self.show_menu(0, true, s);
+                }
+                self.state = State::Listening;
+                let t = self.prompt("no_input", &[]);
+                self.say(s, "no_input", t, true);
+                self.listen(s, false);
+            }
+        }
+    }
+
+    fn show_menu(&mut self, menu: usize, intro: bool, s: &mut Step<'_>) {
+        let config = Arc::clone(&self.config);
+        let Some(m) = config.flow.menus.get(menu) else {
+            return self.hand_to_switchboard(s);
+        };
+        let mut t = if intro {
+            self.prompt("menu", &[])
+        } else {
+            Text::default()
+        };
+        let choices: Vec<String> = m
+            .options
+            .iter()
+            .map(|o| format!("Tryk {} for {}.", o.key, o.label.to_lowercase()))
+            .collect();
+        let sep = if t.spoken.is_empty() { "" } else { " " };
+        t.spoken = format!("{}{sep}{}", t.spoken, choices.join(" "));
+        self.state = State::Menu { menu };
+        if self.channel == Channel::Voice {
+            self.say(s, "menu", t, true);
+            self.listen(s, true);
+        } else {
+            if !t.chat.is_empty() {
+                self.say(s, "menu", t, true);
+            }
+            s.actions.push(Action::ShowButtons(
+                m.options
+                    .iter()
+                    .map(|o| Button {
+                        id: format!("menu:{}", o.key),
+                        label: o.label.clone(),
+                    })
+                    .collect(),
+            ));
+            self.listen(s, false);
+        }
+    }
+
+    fn menu_miss(&mut self, menu: usize, s: &mut Step<'_>) {
+        self.menu_misses = self.menu_misses.saturating_add(1);
+        if self.menu_misses >= MENU_TRIES {
+            return self.hand_to_switchboard(s);
+        }
+        let t = self.prompt("menu_invalid", &[]);
+        self.say(s, "menu_invalid", t, true);
+        self.show_menu(menu, false, s);
+    }
+
+    fn key(&mut self, key: char, s: &mut Step<'_>) {
+        let menu = match self.state {
+            State::Menu { menu } => menu,
+            State::Confirming { .. } | State::OfferingSms { .. } if key == '1' || key == '2' => {
+                // 1 for yes, 2 for no, as menus usually say.
+                return self.yes_no_key(key == '1', s);
+            }
+            _ => 0,
+        };
+        let option = self
+            .config
+            .flow
+            .menus
+            .get(menu)
+            .and_then(|m| m.options.iter().find(|o| o.key == key))
+            .cloned();
+        match option {
+            Some(o) => self.choose(&o, s),
+            None if matches!(self.state, State::Menu { .. }) => self.menu_miss(menu, s),
+            None => self.miss(s),
+        }
+    }
+
+    fn yes_no_key(&mut self, yes: bool, s: &mut Step<'_>) {
+        match self.state.clone() {
+            State::Confirming { candidates, index } => self.confirmed(yes, &candidates, index, s),
+            State::OfferingSms { .. } => self.sms_answer(yes, s),
+            _ => {}
+        }
+    }
+
+    fn button(&mut self, id: &str, s: &mut Step<'_>) {
+        match id {
+            "ja" | "nej" => self.yes_no_key(id == "ja", s),
+            "sms:ja" | "sms:nej" => {
+                if let State::OfferingSms { .. } = self.state {
+                    self.sms_answer(id == "sms:ja", s);
+                }
+            }
+            _ => match id.strip_prefix("menu:").and_then(|k| k.chars().next()) {
+                Some(k) => self.key(k, s),
+                None => self.miss(s),
+            },
+        }
+    }
+
+    fn choose(&mut self, option: &MenuOption, s: &mut Step<'_>) {
+        match &option.target {
+            Target::Menu(m) => self.show_menu(*m, false, s),
+            Target::Topic(t) => {
+                self.state = State::Listening;
+                s.decision = Some(Decision::Answer);
+                self.deliver(t, None, s);
+            }
+            Target::Answer(a) => {
+                self.state = State::Listening;
+                let topic = self.config.matcher.answer(a).map(|x| x.topic.clone());
+                s.decision = Some(Decision::Answer);
+                match topic {
+                    Some(t) => self.deliver(&t, Some(a), s),
+                    None => self.miss(s),
+                }
+            }
+            Target::Transfer(d) => {
+                self.state = State::Listening;
+                self.route(d, None, s);
+            }
+        }
+    }
+
+    /// A prompt rendered for this conversation's channel.
+    fn prompt(&self, name: &str, dynamic: &[(&str, &Text)]) -> Text {
+        let flow = &self.config.flow;
+        let template = flow
+            .prompts
+            .named()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, t)| *t)
+            .to_string();
+        text::render(&template, self.config.knowledge.settings(), dynamic)
+    }
+
+    fn say(&self, s: &mut Step<'_>, prompt: &str, text: Text, barge_in: bool) {
+        s.actions.push(Action::Say(Say {
+            text: text.for_channel(self.channel).to_string(),
+            recording: self.config.flow.recordings.get(prompt).cloned(),
+            barge_in,
+        }));
+    }
+
+    fn listen(&self, s: &mut Step<'_>, dtmf: bool) {
+        let timeout = (self.channel == Channel::Voice).then_some(self.config.flow.no_input);
+        s.actions.push(Action::Listen {
+            timeout,
+            dtmf: dtmf || self.channel == Channel::Voice,
+        });
+    }
+}

@@ -1,0 +1,278 @@
+//! What a short utterance means before any matching: yes or no, "say that
+//! again", goodbye, an emergency, a request for a person.
+//!
+//! These are small closed sets of everyday Danish phrases, checked on
+//! lower-cased words. They run on the raw text in memory and return only a
+//! verdict; nothing here keeps or logs the text.
+
+/// Lower-cased words, punctuation removed.
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The words joined by single spaces, padded with a space at each end so
+/// phrases match on word boundaries.
+fn padded(words: &[String]) -> String {
+    format!(" {} ", words.join(" "))
+}
+
+fn has_phrase(padded: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|p| padded.contains(&format!(" {p} ")))
+}
+
+/// Fillers that carry no meaning at the start of an answer.
+const FILLERS: &[&str] = &[
+    "øh", "øhm", "øhh", "hmm", "hm", "mm", "åh", "altså", "jamen", "nåh", "nå", "ehm", "eh", "men",
+    "så",
+];
+
+const NO_PHRASES: &[&str] = &[
+    "det er det ikke",
+    "det gør det ikke",
+    "ikke rigtigt",
+    "ikke korrekt",
+    "det er forkert",
+    "det passer ikke",
+    "noget andet",
+    "helt andet",
+    "andet emne",
+    "slet ikke",
+];
+
+const YES_PHRASES: &[&str] = &[
+    "det er rigtigt",
+    "det er korrekt",
+    "det passer",
+    "det gør det",
+    "det er det",
+    "helt rigtigt",
+    "lige præcis",
+    "det stemmer",
+];
+
+const NO_WORDS: &[&str] = &[
+    "nej", "nej tak", "nix", "næ", "næh", "nææ", "nope", "no", "forkert", "ikke", "aldrig",
+];
+
+const YES_WORDS: &[&str] = &[
+    "ja",
+    "jo",
+    "jah",
+    "jaa",
+    "jep",
+    "jeps",
+    "japper",
+    "yes",
+    "yep",
+    "jamen ja",
+    "korrekt",
+    "rigtigt",
+    "præcis",
+    "netop",
+    "gerne",
+    "okay",
+    "ok",
+    "selvfølgelig",
+    "sikkert",
+    "klart",
+    "bestemt",
+    "absolut",
+];
+
+/// `Some(true)` for yes, `Some(false)` for no, `None` when the utterance is
+/// neither (then it is probably a new question).
+pub(crate) fn yes_no(text: &str) -> Option<bool> {
+    let all = words(text);
+    let start = all
+        .iter()
+        .position(|w| !FILLERS.contains(&w.as_str()))
+        .unwrap_or(all.len());
+    let ws = &all[start..];
+    let first = ws.first()?;
+    let p = padded(ws);
+    if has_phrase(&p, NO_PHRASES) {
+        return Some(false);
+    }
+    if NO_WORDS.contains(&first.as_str()) {
+        return Some(false);
+    }
+    if YES_WORDS.contains(&first.as_str()) || has_phrase(&p, YES_PHRASES) {
+        return Some(true);
+    }
+    None
+}
+
+/// "Kan du gentage", "hvad sagde du", "en gang til".
+pub(crate) fn is_repeat(text: &str) -> bool {
+    let p = padded(&words(text));
+    has_phrase(
+        &p,
+        &[
+            "gentage",
+            "gentag",
+            "hvad sagde du",
+            "hvad siger du",
+            "en gang til",
+            "sig det igen",
+            "sige det igen",
+            "igen tak",
+            "undskyld hvad",
+            "hvad var det",
+            "det hørte jeg ikke",
+            "repeat",
+        ],
+    )
+}
+
+/// "Tak det var det", "farvel", "hej hej".
+pub(crate) fn is_goodbye(text: &str) -> bool {
+    let p = padded(&words(text));
+    has_phrase(
+        &p,
+        &[
+            "farvel",
+            "det var det",
+            "det var alt",
+            "det var bare det",
+            "hej hej",
+            "hav en god dag",
+            "ha en god dag",
+            "tak for hjælpen",
+            "vi ses",
+            "bye",
+            "goodbye",
+        ],
+    )
+}
+
+/// Built-in emergency cues; `extra` are the flow's own words.
+pub(crate) fn is_emergency(text: &str, extra: &[String]) -> bool {
+    let ws = words(text);
+    let p = padded(&ws);
+    const PHRASES: &[&str] = &[
+        "trækker ikke vejret",
+        "trækker ikke længere vejret",
+        "kan ikke trække vejret",
+        "kan ikke få vejret",
+        "ånder ikke",
+        "bevidstløs",
+        "hjertestop",
+        "hjertestopp",
+        "hjerteanfald",
+        "blodprop",
+        "slagtilfælde",
+        "det brænder",
+        "brand",
+        "ild i",
+        "ambulance",
+        "livsfare",
+        "bløder meget",
+        "ring 112",
+        "1 1 2",
+        "overdosis",
+        "vil tage mit liv",
+        "selvmord",
+    ];
+    has_phrase(&p, PHRASES)
+        || ws.iter().any(|w| w == "112")
+        || extra.iter().any(|e| p.contains(&format!(" {e} ")))
+}
+
+/// A request to talk to a person.
+pub(crate) fn is_human_request(text: &str) -> bool {
+    let p = padded(&words(text));
+    has_phrase(
+        &p,
+        &[
+            "medarbejder",
+            "en medarbejder",
+            "et menneske",
+            "menneske",
+            "rigtig person",
+            "rigtigt menneske",
+            "omstillingen",
+            "stil mig om",
+            "stille mig om",
+            "tale med en person",
+            "snakke med en person",
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everyday_yes() {
+        for s in [
+            "ja",
+            "Ja tak.",
+            "jo",
+            "jep",
+            "øh ja det er rigtigt",
+            "det er rigtigt",
+            "korrekt",
+            "ja det gør det",
+            "jamen ja",
+            "præcis",
+            "Yes",
+            "ja, det er det",
+        ] {
+            assert_eq!(yes_no(s), Some(true), "{s}");
+        }
+    }
+
+    #[test]
+    fn everyday_no() {
+        for s in [
+            "nej",
+            "nej tak",
+            "Nej, det er noget andet",
+            "nej det er det ikke",
+            "næ",
+            "det er forkert",
+            "det er det ikke",
+            "øh nej",
+            "ikke rigtigt",
+            "det er noget helt andet",
+        ] {
+            assert_eq!(yes_no(s), Some(false), "{s}");
+        }
+    }
+
+    #[test]
+    fn questions_are_neither_yes_nor_no() {
+        for s in [
+            "hvad koster et pas",
+            "min skraldespand er ikke tømt",
+            "",
+            "jeg vil gerne flytte",
+        ] {
+            assert_eq!(yes_no(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn repeat_goodbye_emergency_and_person() {
+        assert!(is_repeat("kan du gentage det"));
+        assert!(is_repeat("hvad sagde du"));
+        assert!(!is_repeat("hvad koster et pas"));
+        assert!(is_goodbye("tak det var det"));
+        assert!(is_goodbye("Farvel!"));
+        assert!(!is_goodbye("hvad er det for en pris"));
+        assert!(is_emergency(
+            "min mand er faldet og trækker ikke vejret",
+            &[]
+        ));
+        assert!(is_emergency("der er brand i køkkenet", &[]));
+        assert!(!is_emergency("brandforsikring på mit hus", &[]));
+        assert!(is_emergency("han er blevet helt blå", &["blå".into()]));
+        assert!(is_human_request("jeg vil tale med en medarbejder"));
+        assert!(!is_human_request("hvad koster et pas"));
+    }
+}
