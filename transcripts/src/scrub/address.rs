@@ -221,12 +221,15 @@ pub(super) fn addresses(ctx: &mut Ctx<'_>) {
         let mut first = i;
         let street =
             if STREET_WORDS.contains(&w.as_str()) && i > 0 && ctx.tokens[i - 1].is_capitalised() {
+                // "Niels Juels Gade", "H.C. Andersens Boulevard".
                 first = i - 1;
-                if i > 1
-                    && ctx.tokens[i - 2].is_capitalised()
-                    && !super::tokens::starts_sentence(ctx.text, &ctx.tokens, i - 1)
+                while first > 0
+                    && i - first < 4
+                    && ctx.tokens[first - 1].is_capitalised()
+                    && !super::tokens::starts_sentence(ctx.text, &ctx.tokens, first)
+                    && ctx.gap(first - 1).trim().len() <= 1
                 {
-                    first = i - 2;
+                    first -= 1;
                 }
                 true
             } else {
@@ -248,11 +251,12 @@ pub(super) fn addresses(ctx: &mut Ctx<'_>) {
         }
         let mut last = k + 1;
         // A separate letter after the number: "12 B".
-        if ctx
-            .tokens
-            .get(last)
-            .is_some_and(|t| t.text.len() == 1 && t.text.chars().all(|c| c.is_ascii_uppercase()))
-            && ctx.gap(last - 1) == " "
+        if ctx.tokens.get(last).is_some_and(|t| {
+            t.text.len() == 1
+                && t.text
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || ('a'..='h').contains(&c))
+        }) && ctx.gap(last - 1) == " "
         {
             last += 1;
         }

@@ -295,6 +295,17 @@ fn is_plate_cue(w: &str) -> bool {
 /// Two letters and five digits: "AX 34 871", "ty 55019", "c x 48 213",
 /// "h k otteogtredive fem hundrede og niogtyve".
 pub(super) fn plates(ctx: &mut Ctx<'_>) {
+    // Written as one token: "ab12345".
+    for i in 0..ctx.tokens.len() {
+        let t = ctx.tokens[i].text.as_bytes();
+        if ctx.free(i)
+            && t.len() == 7
+            && t[..2].iter().all(u8::is_ascii_alphabetic)
+            && t[2..].iter().all(u8::is_ascii_digit)
+        {
+            ctx.claim(i, i + 1, Kind::Plate);
+        }
+    }
     let runs = numbers::runs(ctx.text, &ctx.tokens, &|i| ctx.free(i));
     for run in runs {
         if run.digits.len() != 5 || run.first == 0 {
@@ -413,6 +424,8 @@ fn followed_by_unit(ctx: &Ctx<'_>, run: &Run) -> bool {
 pub(super) fn number_runs(ctx: &mut Ctx<'_>) {
     let runs = numbers::runs(ctx.text, &ctx.tokens, &|i| ctx.free(i));
     let mut floor = 0;
+    // The previous hidden run: its kind and digit count.
+    let mut previous: Option<(Kind, usize)> = None;
     for run in runs {
         if followed_by_unit(ctx, &run) {
             continue;
@@ -439,7 +452,15 @@ pub(super) fn number_runs(ctx: &mut Ctx<'_>) {
         let d = run.digits.as_str();
         let n = d.len();
         let plus = ctx.text[..ctx.tokens[run.first].start].ends_with('+');
-        let kind = match cue {
+        // The second half of a number said in two parts: "071265 og så 3402",
+        // "reg 2400 og så 6890123456".
+        let near = floor > 0 && run.first.saturating_sub(floor) <= 3;
+        let continued = match previous {
+            Some((Kind::Cpr, 6)) if near && n == 4 => Some(Kind::Cpr),
+            Some((Kind::Account, 4)) if near && (6..=10).contains(&n) => Some(Kind::Account),
+            _ => None,
+        };
+        let kind = continued.or(match cue {
             Some(Cue::Account) if n >= 4 => Some(Kind::Account),
             Some(Cue::Cpr) if (4..=11).contains(&n) => Some(Kind::Cpr),
             Some(Cue::Case) if n >= 3 => Some(Kind::Case),
@@ -461,8 +482,13 @@ pub(super) fn number_runs(ctx: &mut Ctx<'_>) {
             || (n == 8 && plus)
         {
             Some(Kind::Phone)
-        } else if n == 8 && d.starts_with(['0', '1']) && numbers::is_ddmmyyyy(d) {
-            Some(Kind::BirthDate)
+        } else if n == 8
+            && (run.groups == [2, 2, 4] || run.groups == [1, 1, 4])
+            && numbers::is_ddmmyyyy(d)
+        {
+            // A written date ("24.12.2023") with no cue: an appointment or
+            // a letter's date, kept.
+            None
         } else if n == 8 && !d.starts_with(['0', '1']) {
             Some(Kind::Phone)
         } else if (11..=14).contains(&n) && run.groups.first() == Some(&4) {
@@ -471,7 +497,7 @@ pub(super) fn number_runs(ctx: &mut Ctx<'_>) {
             Some(Kind::Phone)
         } else {
             None
-        });
+        }));
         if let Some(kind) = kind {
             let start = ctx.tokens[run.first].start;
             let start = if kind == Kind::Phone && ctx.text[..start].ends_with('+') {
@@ -482,6 +508,7 @@ pub(super) fn number_runs(ctx: &mut Ctx<'_>) {
             let end = ctx.tokens[run.last - 1].end;
             ctx.claim_bytes(start, end, kind);
             floor = run.last;
+            previous = Some((kind, n));
         }
     }
 }

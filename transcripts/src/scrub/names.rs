@@ -30,7 +30,21 @@ impl NameLexicon {
             .chain(words(include_str!("../../data/names-surnames.txt")))
             .collect();
         let ambiguous = words(include_str!("../../data/names-ambiguous.txt")).collect();
-        NameLexicon { names, ambiguous }
+        let mut lexicon = NameLexicon { names, ambiguous };
+        // Chat is often typed without æ, ø, å: "jorgen", "soeren", "aase".
+        let folded: Vec<String> = lexicon
+            .names
+            .iter()
+            .filter(|n| n.contains(['æ', 'ø', 'å']))
+            .flat_map(|n| {
+                [
+                    n.replace('æ', "ae").replace('ø', "oe").replace('å', "aa"),
+                    n.replace('æ', "a").replace('ø', "o").replace('å', "a"),
+                ]
+            })
+            .collect();
+        lexicon.names.extend(folded);
+        lexicon
     }
 
     fn known(&self, w: &str) -> bool {
@@ -364,15 +378,25 @@ pub(super) fn spelled(ctx: &mut Ctx<'_>) {
         {
             last += 1;
         }
-        let letters: String = ctx.tokens[i..last]
+        // "dobbelt a", "to n", "med ø": a spelling instruction, not a letter
+        // of the name.
+        let mut first = i;
+        if first < last && first > 0 && is_spelling_word(ctx.lower(first - 1)) {
+            first += 1;
+        }
+        let letters: String = ctx.tokens[first..last]
             .iter()
             .map(|t| t.lower.as_str())
             .collect();
-        if last - i >= 3 && letters != "cpr" && letters != "mfl" {
-            ctx.claim(i, last, Kind::Name);
+        if last - first >= 3 && letters != "cpr" && letters != "mfl" {
+            ctx.claim(first, last, Kind::Name);
             i = last;
         } else {
             i = last.max(i + 1);
         }
     }
+}
+
+fn is_spelling_word(w: &str) -> bool {
+    matches!(w, "dobbelt" | "to" | "med" | "stort" | "lille" | "et")
 }

@@ -77,7 +77,9 @@ pub(crate) fn starts_sentence(text: &str, tokens: &[Token<'_>], i: usize) -> boo
         None => return true,
         Some(p) => &text[tokens[p].end..tokens[i].start],
     };
-    before.contains(['.', '!', '?', '\n', ':'])
+    // "H.C. Andersens": a dot after an initial ends no sentence.
+    let initial = tokens[i - 1].text.chars().count() == 1 && tokens[i - 1].is_capitalised();
+    before.contains(['!', '?', '\n', ':']) || (before.contains('.') && !initial)
 }
 
 #[cfg(test)]
