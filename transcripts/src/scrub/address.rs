@@ -219,26 +219,37 @@ pub(super) fn addresses(ctx: &mut Ctx<'_>) {
     while i < n {
         let w = ctx.lower(i).to_string();
         let mut first = i;
-        let street =
-            if STREET_WORDS.contains(&w.as_str()) && i > 0 && ctx.tokens[i - 1].is_capitalised() {
-                // "Niels Juels Gade", "H.C. Andersens Boulevard".
-                first = i - 1;
-                while first > 0
-                    && i - first < 4
-                    && ctx.tokens[first - 1].is_capitalised()
-                    && !super::tokens::starts_sentence(ctx.text, &ctx.tokens, first)
-                    && ctx.gap(first - 1).trim().len() <= 1
-                {
-                    first -= 1;
-                }
-                true
-            } else {
-                (is_street(&w) && !not_street(&w))
-                    || (after_cue(ctx, i) && ctx.tokens[i].is_alpha() && !is_common(&w))
-            };
+        let street_word = STREET_WORDS.contains(&w.as_str())
+            && i > 0
+            && (ctx.tokens[i - 1].is_capitalised()
+                || is_prefix(ctx.lower(i - 1))
+                || (w != "alle"
+                    && ctx.lower(i - 1).ends_with('s')
+                    && ctx.lower(i - 1).chars().count() >= 4
+                    && !is_common(ctx.lower(i - 1))));
+        let street = if street_word {
+            // "Niels Juels Gade", "H.C. Andersens Boulevard".
+            first = i - 1;
+            while first > 0
+                && i - first < 4
+                && ctx.tokens[first - 1].is_capitalised()
+                && !super::tokens::starts_sentence(ctx.text, &ctx.tokens, first)
+                && ctx.gap(first - 1).trim().len() <= 1
+            {
+                first -= 1;
+            }
+            true
+        } else {
+            (is_street(&w) && !not_street(&w))
+                || (after_cue(ctx, i) && ctx.tokens[i].is_alpha() && !is_common(&w))
+        };
         if !street || !ctx.free(i) {
             i += 1;
             continue;
+        }
+        // "Gammel Kongevej", "gl. kongevej", "nørre allé".
+        while first > 0 && i - first < 3 && is_prefix(ctx.lower(first - 1)) && ctx.free(first - 1) {
+            first -= 1;
         }
         let mut k = i + 1;
         let nummer = matches!(ctx.lower(k), "nummer" | "nr");
@@ -348,5 +359,35 @@ fn is_common(w: &str) -> bool {
             | "efter"
             | "før"
             | "indtil"
+    )
+}
+
+/// Words that begin a street name: "Gammel Kongevej", "Søndre Allé".
+fn is_prefix(w: &str) -> bool {
+    matches!(
+        w,
+        "gammel"
+            | "gamle"
+            | "gl"
+            | "ny"
+            | "nye"
+            | "store"
+            | "lille"
+            | "nørre"
+            | "søndre"
+            | "vester"
+            | "øster"
+            | "sankt"
+            | "skt"
+            | "st"
+            | "kongens"
+            | "dronning"
+            | "dronningens"
+            | "prins"
+            | "prinsesse"
+            | "frederiks"
+            | "christians"
+            | "h"
+            | "c"
     )
 }

@@ -54,6 +54,16 @@ fn is_at_word(ctx: &Ctx<'_>, i: usize) -> Option<usize> {
     match ctx.lower(i) {
         "snabela" | "snabel-a" => Some(1),
         "snabel" if ctx.lower(i + 1) == "a" => Some(2),
+        // "peter at gmail punktum com": "at" only before a spoken domain.
+        "at" | "æt"
+            if is_dot_word(ctx.lower(i + 2))
+                && matches!(
+                    ctx.lower(i + 3),
+                    "dk" | "com" | "net" | "org" | "nu" | "se" | "eu" | "de" | "no" | "info"
+                ) =>
+        {
+            Some(1)
+        }
         _ => None,
     }
 }
@@ -162,6 +172,9 @@ fn is_case_cue(w: &str) -> bool {
         w,
         "sag"
             | "sagen"
+            | "sags"
+            | "journal"
+            | "j-nr"
             | "sagsnr"
             | "sagsnummer"
             | "sagsnummeret"

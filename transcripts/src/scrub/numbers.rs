@@ -205,6 +205,13 @@ fn group_at(
             value += rest;
             used += n;
         }
+    } else if (1..=9).contains(&v)
+        && lower(i + 1) == Some("og")
+        && lower(i + 2).and_then(tens_value).is_some()
+    {
+        // "ni og tres": a compound number split by speech recognition.
+        value = v + lower(i + 2).and_then(tens_value).unwrap_or(0);
+        used = 3;
     }
     let s = if matches!(t.lower.as_str(), "nul") {
         "0".to_string()
