@@ -343,7 +343,7 @@ pub(super) fn plates(ctx: &mut Ctx<'_>) {
         let t = &ctx.tokens[f - 1];
         if t.is_alpha() && t.text.chars().count() == 2 && ctx.free(f - 1) && gap_ok(f - 1) {
             let upper = t.text.chars().all(char::is_uppercase);
-            if upper || cue {
+            if upper || cue || !is_two_letter_word(&t.lower) {
                 ctx.claim(f - 1, run.last, Kind::Plate);
             }
         }
@@ -524,4 +524,83 @@ pub(super) fn number_runs(ctx: &mut Ctx<'_>) {
             previous = Some((kind, n));
         }
     }
+}
+
+/// Two-letter Danish words and abbreviations that are not plate letters.
+fn is_two_letter_word(w: &str) -> bool {
+    matches!(
+        w,
+        "er" | "på"
+            | "og"
+            | "at"
+            | "en"
+            | "et"
+            | "de"
+            | "du"
+            | "vi"
+            | "så"
+            | "om"
+            | "ud"
+            | "op"
+            | "nu"
+            | "jo"
+            | "ja"
+            | "da"
+            | "af"
+            | "fx"
+            | "ca"
+            | "kl"
+            | "nr"
+            | "pr"
+            | "må"
+            | "gå"
+            | "få"
+            | "se"
+            | "os"
+            | "ok"
+            | "to"
+            | "ni"
+            | "ti"
+            | "år"
+            | "kr"
+            | "ml"
+            | "km"
+            | "kg"
+            | "cm"
+            | "mm"
+            | "st"
+            | "th"
+            | "tv"
+            | "mf"
+            | "dk"
+            | "eu"
+            | "hr"
+            | "fr"
+            | "ex"
+            | "in"
+            | "is"
+            | "it"
+            | "of"
+            | "on"
+            | "or"
+            | "no"
+            | "my"
+            | "me"
+            | "we"
+            | "he"
+            | "so"
+            | "up"
+            | "ad"
+            | "al"
+            | "mv"
+            | "ol"
+            | "øh"
+            | "eh"
+            | "hm"
+            | "jf"
+            | "ifm"
+            | "ku"
+            | "ha"
+            | "ik"
+    )
 }

@@ -175,6 +175,18 @@ impl HealthLexicon {
         HealthLexicon { words, phrases }
     }
 
+    /// The word or its stem without a definite or plural ending
+    /// ("depressionen", "kræften", "blodpropperne").
+    fn contains_inflected(&self, w: &str) -> bool {
+        self.words.contains(w)
+            || ["erne", "ene", "en", "et", "ne", "er", "e", "n"]
+                .iter()
+                .any(|end| {
+                    w.strip_suffix(end)
+                        .is_some_and(|stem| stem.chars().count() >= 4 && self.words.contains(stem))
+                })
+    }
+
     pub(super) fn find(&self, ctx: &mut Ctx<'_>) {
         let n = ctx.tokens.len();
         let mut i = 0;
@@ -215,7 +227,7 @@ impl HealthLexicon {
                 && COMPOUND_ENDINGS
                     .iter()
                     .any(|e| w.ends_with(e) && w.len() > e.len() + 2);
-            if self.words.contains(&w) || compound {
+            if self.contains_inflected(&w) || compound {
                 ctx.claim(i, i + 1, Kind::Health);
             }
             i += 1;

@@ -71,8 +71,14 @@ impl NameLexicon {
             let next_known = i + 1 < n && self.strong(ctx.lower(i + 1)) && joined(ctx.gap(i));
             *slot = self.strong(w)
                 || (self.known(w) && (matches!(cue, Cue::Strong | Cue::Weak) || chat_capital))
-                || (self.known(w) && cue == Cue::Relation && next_known)
-                || (cue == Cue::Strong && !is_function_word(w) && w.chars().count() >= 2);
+                                || (self.known(w) && cue == Cue::Relation && next_known)
+                // "Min søn Elvin har": capitalised after a relation word.
+                || (cue == Cue::Relation && chat_capital && !is_function_word(w))
+                                || (cue == Cue::Strong
+                    && !is_function_word(w)
+                    && w.chars().count() >= 2
+                    // "mit navn er ændret", "navnet er godkendt": a participle.
+                    && !(w.ends_with('t') && !ctx.tokens[i].is_capitalised() && !self.known(w)));
         }
         // Grow each name into the words around it.
         let mut i = 0;
@@ -105,7 +111,7 @@ impl NameLexicon {
                 if is_name[last]
                     || self.known(w)
                     || (capital && !is_function_word(w))
-                    || (w.len() >= 6 && w.ends_with("sen"))
+                    || looks_like_surname(w)
                 {
                     last += 1;
                 } else if is_particle(w)
@@ -166,14 +172,40 @@ fn cue_before(ctx: &Ctx<'_>, i: usize) -> Cue {
     let w1 = if i >= 1 { ctx.lower(i - 1) } else { "" };
     let w2 = if i >= 2 { ctx.lower(i - 2) } else { "" };
     let w3 = if i >= 3 { ctx.lower(i - 3) } else { "" };
-    if matches!(
-        w1,
-        "hedder" | "mvh" | "hilsen" | "vh" | "kh" | "navnet" | "underskrevet"
-    ) || (w1 == "navn" && ctx.gap(i - 1).contains(':'))
+    if matches!(w1, "mvh" | "hilsen" | "vh" | "kh" | "underskrevet")
+        || (w1 == "navn" && ctx.gap(i - 1).contains(':'))
         || (matches!(w1, "er") && matches!(w2, "navn" | "navnet"))
-        || (w1 == "hedder" || (matches!(w1, "jo" | "øh") && w2 == "hedder"))
     {
         return Cue::Strong;
+    }
+    // "jeg hedder", "min mor hedder", "en der hed": a person is named; "det
+    // hedder", "hvad hedder" name a thing.
+    let (verb, subject) = if matches!(w1, "hedder" | "hed") {
+        (true, w2)
+    } else if matches!(w1, "jo" | "øh" | "bare" | "altså") && matches!(w2, "hedder" | "hed") {
+        (true, w3)
+    } else {
+        (false, "")
+    };
+    if verb {
+        return if matches!(
+            subject,
+            "det"
+                | "den"
+                | "hvad"
+                | "der"
+                | "stedet"
+                | "ydelsen"
+                | "afdelingen"
+                | "skemaet"
+                | "blanketten"
+                | ""
+        ) && !(subject == "der" && w3 == "en")
+        {
+            Cue::Weak
+        } else {
+            Cue::Strong
+        };
     }
     // "ja det er bo", "hej det er mette".
     if w1 == "er"
@@ -225,7 +257,7 @@ fn cue_before(ctx: &Ctx<'_>, i: usize) -> Cue {
     ) {
         return Cue::Relation;
     }
-    if matches!(w1, "hej" | "kære" | "hilsen") || (w1 == "er" && w2 == "jeg") {
+    if matches!(w1, "hej" | "kære" | "hilsen") {
         return Cue::Weak;
     }
     Cue::None
@@ -403,4 +435,15 @@ pub(super) fn spelled(ctx: &mut Ctx<'_>) {
 
 fn is_spelling_word(w: &str) -> bool {
     matches!(w, "dobbelt" | "to" | "med" | "stort" | "lille" | "et")
+}
+
+/// Endings of Danish surnames not in the list, taken only right after a
+/// name: "mette krogsgaard", "ole vinstrup".
+fn looks_like_surname(w: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "sen", "gaard", "gård", "strup", "rup", "holm", "berg", "bjerg", "lund", "skov", "dahl",
+        "toft", "feldt", "mann", "borg", "bæk", "kjær", "høj", "sted", "vig", "lev", "gren",
+        "qvist", "kvist", "ski", "ic", "oğlu",
+    ];
+    w.chars().count() >= 5 && ENDINGS.iter().any(|e| w.ends_with(e))
 }
