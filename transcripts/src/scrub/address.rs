@@ -164,7 +164,7 @@ fn is_floor_word(w: &str) -> bool {
 fn is_district(w: &str) -> bool {
     matches!(
         w,
-        "n" | "v"
+        "n" | "v" | "m" | "j" | "f"
             | "c"
             | "s"
             | "k"

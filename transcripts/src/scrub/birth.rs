@@ -30,7 +30,10 @@ fn is_date_word(w: &str, digits: bool) -> bool {
         || word_value(w).is_some()
         || ordinal_value(w).is_some()
         || is_month(w)
-        || matches!(w, "hundrede" | "tusind" | "tusinde")
+        || matches!(
+            w,
+            "hundrede" | "tusind" | "tusinde" | "totusind" | "totusinde"
+        )
 }
 
 pub(super) fn birth_dates(ctx: &mut Ctx<'_>) {

@@ -205,6 +205,17 @@ impl HealthLexicon {
                 }
             }
             let w = ctx.lower(i).to_string();
+            // "kronisk træthed", "kroniske smerter": a chronic anything.
+            if matches!(w.as_str(), "kronisk" | "kroniske")
+                && i + 1 < n
+                && ctx.free(i + 1)
+                && ctx.tokens[i + 1].is_alpha()
+                && !matches!(ctx.lower(i + 1), "og" | "eller" | "syg" | "syge")
+            {
+                ctx.claim(i, i + 2, Kind::Health);
+                i += 2;
+                continue;
+            }
             // "<complaint> i [venstre|højre] <body part>".
             if COMPLAINTS.contains(&w.as_str()) {
                 let mut k = i + 1;

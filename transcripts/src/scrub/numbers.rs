@@ -172,6 +172,11 @@ fn group_at(
     if t.is_digits() {
         return Some((t.text.to_string(), 1));
     }
+    // "totusind og ni": the thousands said as one word.
+    if matches!(t.lower.as_str(), "totusind" | "totusinde") {
+        let (rest, n) = og_tail(tokens, i + 1, usable).unwrap_or((0, 0));
+        return Some(((2000 + rest).to_string(), 1 + n));
+    }
     let v = word_value(&t.lower)?;
     let lower = |k: usize| {
         tokens
@@ -278,12 +283,17 @@ pub(crate) fn runs(text: &str, tokens: &[Token<'_>], usable: &dyn Fn(usize) -> b
             j = k + n;
         }
         // An article is not a digit at the edges of a run: "en 28 47 19 63".
-        while run.last - run.first > 1 && matches!(tokens[run.first].lower.as_str(), "en" | "et") {
+        while run.last - run.first > 1
+            && run.groups.first() == Some(&1)
+            && matches!(tokens[run.first].lower.as_str(), "en" | "et")
+        {
             run.first += 1;
             run.digits.remove(0);
             run.groups.remove(0);
         }
-        while run.last - run.first > 1 && matches!(tokens[run.last - 1].lower.as_str(), "en" | "et")
+        while run.last - run.first > 1
+            && run.groups.last() == Some(&1)
+            && matches!(tokens[run.last - 1].lower.as_str(), "en" | "et")
         {
             run.last -= 1;
             run.digits.pop();

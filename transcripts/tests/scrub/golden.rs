@@ -31,7 +31,7 @@ struct Pii {
 fn load() -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut cases = Vec::new();
-    for name in ["voice.jsonl", "chat.jsonl"] {
+    for name in ["voice.jsonl", "chat.jsonl", "harder.jsonl"] {
         let text = std::fs::read_to_string(dir.join(name)).expect("golden file readable");
         for (n, line) in text.lines().enumerate() {
             let case: Case =
