@@ -164,7 +164,10 @@ fn is_floor_word(w: &str) -> bool {
 fn is_district(w: &str) -> bool {
     matches!(
         w,
-        "n" | "v" | "m" | "j" | "f"
+        "n" | "v"
+            | "m"
+            | "j"
+            | "f"
             | "c"
             | "s"
             | "k"

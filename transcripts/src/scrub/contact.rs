@@ -239,11 +239,16 @@ pub(super) fn case_numbers(ctx: &mut Ctx<'_>) {
             let t = &ctx.tokens[last];
             let has_digit = t.text.bytes().any(|b| b.is_ascii_digit());
             let word = numbers::word_value(&t.lower).is_some();
+            // Spelled letters before the digits: "s 2 4 7", "a b c 1 2 3".
             let letter_before_digits = t.is_single_letter()
-                && ctx.tokens.get(last + 1).is_some_and(|n| {
-                    n.text.bytes().any(|b| b.is_ascii_digit())
-                        || numbers::word_value(&n.lower).is_some()
-                });
+                && ctx.tokens[last + 1..]
+                    .iter()
+                    .take(4)
+                    .find(|n| !n.is_single_letter())
+                    .is_some_and(|n| {
+                        n.text.bytes().any(|b| b.is_ascii_digit())
+                            || numbers::word_value(&n.lower).is_some()
+                    });
             if !(has_digit || word || letter_before_digits) {
                 break;
             }

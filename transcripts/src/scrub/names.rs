@@ -257,7 +257,13 @@ fn cue_before(ctx: &Ctx<'_>, i: usize) -> Cue {
     ) {
         return Cue::Relation;
     }
-    if matches!(w1, "hej" | "kære" | "hilsen") {
+    if matches!(w1, "hej" | "kære" | "hilsen")
+        || (w1 == "med"
+            && matches!(
+                w2,
+                "tale" | "snakke" | "talt" | "snakket" | "talte" | "snakkede"
+            ))
+    {
         return Cue::Weak;
     }
     Cue::None
