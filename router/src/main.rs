@@ -40,6 +40,12 @@ enum Command {
         #[arg(long, required = true)]
         jsonl: bool,
     },
+    /// Scrub personal data from utterances read as JSON lines on stdin.
+    Scrub {
+        /// Read `{"id", "text", "channel"}` lines, write `{"id", "redacted"}` lines.
+        #[arg(long, required = true)]
+        jsonl: bool,
+    },
     /// Topic accuracy on a labelled JSON-lines file.
     Eval {
         file: PathBuf,
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
         {
             Command::Run => commands::repl::run(&project),
             Command::Match { jsonl: _ } => commands::match_jsonl::run(&project),
+            Command::Scrub { jsonl: _ } => commands::scrub::run(),
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),

@@ -26,10 +26,19 @@ pub(crate) enum BenchWhat {
         #[arg(long, value_delimiter = ',', default_values_t = [2_200usize, 100_000])]
         sizes: Vec<usize>,
     },
+    /// Time to scrub a 30-word utterance.
+    Scrub {
+        /// Utterances timed.
+        #[arg(long, default_value_t = 20_000)]
+        utterances: usize,
+    },
 }
 
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
-    let BenchWhat::Match { queries, sizes } = what;
+    let (queries, sizes) = match what {
+        BenchWhat::Match { queries, sizes } => (queries, sizes),
+        BenchWhat::Scrub { utterances } => return bench_scrub(utterances),
+    };
     let kb = project.load()?;
     println!(
         "matcher benchmark: one thread, {queries} queries per knowledge base, lexical channel"
@@ -166,4 +175,55 @@ fn dir_size(dir: &Path) -> std::io::Result<u64> {
         }
     }
     Ok(total)
+}
+
+/// Median and p99 time to scrub a 30-word utterance, on one thread. The
+/// utterances are made of fixed voice and chat fragments holding CPR and
+/// phone numbers, names, addresses, e-mail and health words, cut to 30
+/// words, so the figure does not depend on any evaluation set.
+fn bench_scrub(n: usize) -> anyhow::Result<ExitCode> {
+    use transcripts::{RawUtterance, Scrubber};
+    const FRAGMENTS: [&str; 8] = [
+        "ja hej øh jeg hedder mette kjær og jeg ringer om min boligstøtte",
+        "mit cpr nummer er nul fem elleve syvogtres seksten tyve",
+        "i kan ringe til mig på 28 47 19 63 efter klokken tre",
+        "vi bor på elmevej nummer syv første sal tv 4300 holbæk",
+        "min mail er lone punktum bech snabel-a hotmail punktum dk",
+        "Min far Poul Erik Nielsen (f. 12.04.1938) har demens og tager insulin,",
+        "hvornår har i åbent i borgerservice er det otte til femten",
+        "det koster 45 kr per sæk og storskrald hentes den tolvte marts",
+    ];
+    let words: Vec<&str> = FRAGMENTS
+        .iter()
+        .flat_map(|f| f.split_whitespace())
+        .collect();
+    let texts: Vec<String> = (0..64)
+        .map(|k| {
+            (0..30)
+                .map(|j| words[(k * 7 + j) % words.len()])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let raws: Vec<RawUtterance> = texts.into_iter().map(RawUtterance::new).collect();
+    let scrubber = Scrubber::new();
+    for raw in raws.iter().take(200) {
+        std::hint::black_box(scrubber.scrub(raw));
+    }
+    let mut times: Vec<Duration> = Vec::with_capacity(n);
+    for i in 0..n {
+        let raw = &raws[i % raws.len()];
+        let t = Instant::now();
+        std::hint::black_box(scrubber.scrub(raw));
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    println!("scrubber benchmark: one thread, {n} utterances of 30 words");
+    println!(
+        "median {:.1} µs   p99 {:.1} µs",
+        pct(0.5).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -6,3 +6,4 @@ pub(crate) mod flows;
 pub(crate) mod knowledge;
 pub(crate) mod match_jsonl;
 pub(crate) mod repl;
+pub(crate) mod scrub;
