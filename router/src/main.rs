@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         what: commands::knowledge::KnowledgeCommand,
     },
+    /// The SMS set-up: send a test message, check templates, run the outbox worker.
+    Sms {
+        #[command(subcommand)]
+        what: commands::sms::SmsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
+            Command::Sms { what } => commands::sms::run(&project, what),
         });
     match result {
         Ok(code) => code,

@@ -26,10 +26,23 @@ pub(crate) enum BenchWhat {
         #[arg(long, value_delimiter = ',', default_values_t = [2_200usize, 100_000])]
         sizes: Vec<usize>,
     },
+    /// SMS outbox throughput and consent-to-provider latency against a
+    /// local provider.
+    Sms {
+        /// Messages enqueued and drained for the throughput figures.
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+        /// Messages sent at 50 a second for the latency figures.
+        #[arg(long, default_value_t = 500)]
+        paced: usize,
+    },
 }
 
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
-    let BenchWhat::Match { queries, sizes } = what;
+    let (queries, sizes) = match what {
+        BenchWhat::Match { queries, sizes } => (queries, sizes),
+        BenchWhat::Sms { messages, paced } => return super::sms::bench(messages, paced),
+    };
     let kb = project.load()?;
     println!(
         "matcher benchmark: one thread, {queries} queries per knowledge base, lexical channel"
