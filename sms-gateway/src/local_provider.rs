@@ -46,6 +46,9 @@ pub struct Received {
     /// When the reply was decided.
     pub at: Instant,
     pub status: u16,
+    /// A repeat of a key already accepted, answered with the first id
+    /// and not sent again (the provider deduplicates on the key).
+    pub duplicate: bool,
 }
 
 type Script = Box<dyn Fn(usize) -> Reply + Send + Sync>;
@@ -54,6 +57,7 @@ struct Shared {
     token: String,
     script: Script,
     seen: Mutex<HashMap<String, usize>>,
+    accepted: Mutex<HashMap<String, u64>>,
     log: Mutex<Vec<Received>>,
     next_id: AtomicU64,
 }
@@ -97,6 +101,7 @@ impl LocalProvider {
             token: token.to_string(),
             script: Box::new(script),
             seen: Mutex::default(),
+            accepted: Mutex::default(),
             log: Mutex::default(),
             next_id: AtomicU64::new(1000),
         });
@@ -109,6 +114,11 @@ impl LocalProvider {
             let _ = axum::serve(listener, app).await;
         });
         Ok(LocalProvider { addr, shared, task })
+    }
+
+    /// Requests repeating a key that was already accepted.
+    pub fn duplicates(&self) -> usize {
+        self.received().iter().filter(|r| r.duplicate).count()
     }
 
     /// The URL to configure the provider with.
@@ -125,10 +135,15 @@ impl LocalProvider {
             .unwrap_or_default()
     }
 
-    /// How many times each key was accepted (200).
+    /// How many messages were sent per key: accepted (200) and not a
+    /// duplicate of an earlier acceptance.
     pub fn accepted_per_key(&self) -> HashMap<String, usize> {
         let mut out = HashMap::new();
-        for r in self.received().iter().filter(|r| r.status == 200) {
+        for r in self
+            .received()
+            .iter()
+            .filter(|r| r.status == 200 && !r.duplicate)
+        {
             *out.entry(r.key.clone()).or_insert(0) += 1;
         }
         out
@@ -155,6 +170,25 @@ async fn handle(
         *count += 1;
         *count - 1
     };
+    let earlier = shared
+        .accepted
+        .lock()
+        .ok()
+        .and_then(|a| a.get(&body.userref).copied());
+    if let Some(id) = earlier {
+        if let Ok(mut log) = shared.log.lock() {
+            log.push(Received {
+                key: body.userref.clone(),
+                sender: body.sender,
+                message: body.message,
+                msisdn: body.recipients.first().map_or(0, |r| r.msisdn),
+                at: Instant::now(),
+                status: 200,
+                duplicate: true,
+            });
+        }
+        return (StatusCode::OK, Json(serde_json::json!({ "ids": [id] }))).into_response();
+    }
     let reply = (shared.script)(n);
     if let Reply::Stall(d) = reply {
         tokio::time::sleep(d).await;
@@ -171,12 +205,16 @@ async fn handle(
             msisdn: body.recipients.first().map_or(0, |r| r.msisdn),
             at: Instant::now(),
             status,
+            duplicate: false,
         });
     }
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match reply {
         Reply::Accept | Reply::Stall(_) => {
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut a) = shared.accepted.lock() {
+                a.insert(body.userref.clone(), id);
+            }
             (StatusCode::OK, Json(serde_json::json!({ "ids": [id] }))).into_response()
         }
         Reply::Status(_) => (
