@@ -551,8 +551,24 @@ fn placeholders(text: &str) -> Vec<&str> {
     out
 }
 
+/// Fills in the link. A title is written for the web and may hold
+/// typographic marks outside GSM-7 (– ’ “ …) that would make the whole
+/// SMS UCS-2 and more than double its length; they become their plain
+/// equivalents here. The staff-written text is left as it is (its UCS-2
+/// characters are warned about at load time).
 fn fill(text: &str, url: &str, title: &str) -> String {
-    text.replace("{url}", url).replace("{title}", title)
+    let mut plain = String::with_capacity(title.len());
+    for c in title.chars() {
+        match c {
+            '–' | '—' | '‐' | '‑' => plain.push('-'),
+            '‘' | '’' | '‚' | '´' => plain.push('\''),
+            '“' | '”' | '„' | '«' | '»' => plain.push('"'),
+            '…' => plain.push_str("..."),
+            '\u{a0}' => plain.push(' '),
+            c => plain.push(c),
+        }
+    }
+    text.replace("{url}", url).replace("{title}", &plain)
 }
 
 /// Replaces `{name}` with the settings value; the unknown name on failure.

@@ -299,7 +299,10 @@ fn test(project: &Project, number: &str, link: &str, files: &SmsFiles) -> anyhow
     let data = files.data_dir(project)?;
     let outbox = open_outbox(&data, &config)?;
     let provider = provider(&config, &data)?;
-    let conversation = format!("sms-test-{}", std::process::id());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let conversation = format!("sms-test-{}-{}", started.as_millis(), std::process::id());
     let id = match outbox.enqueue(&conversation, link.url, &number, &rendered.text)? {
         Enqueued::Queued(id) => id,
         Enqueued::AlreadySent(_) => bail!("already sent in this conversation"),

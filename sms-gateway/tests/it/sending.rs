@@ -191,3 +191,63 @@ async fn many_messages_each_sent_exactly_once_and_no_digits_left_in_files() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_provider_posts_json_with_bearer_token_and_key() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::HeaderMap;
+    use sms_gateway::{OutgoingSms, Provider, Secret, WebhookProvider};
+
+    type Seen = Arc<Mutex<Vec<(Option<String>, Option<String>, serde_json::Value)>>>;
+    let seen: Seen = Arc::default();
+    let store = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: HeaderMap, body: axum::Json<serde_json::Value>| {
+                let store = store.clone();
+                async move {
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .map(String::from)
+                    };
+                    store
+                        .lock()
+                        .unwrap()
+                        .push((h("authorization"), h("idempotency-key"), body.0));
+                    axum::Json(serde_json::json!({ "id": "hook-1" }))
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let provider = WebhookProvider::new(
+        url,
+        Some(Secret::new("hook-secret")),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let sms = OutgoingSms {
+        key: "k1".into(),
+        sender: "Eksempel".into(),
+        text: "Se https://x.dk".into(),
+        recipient: crate::number(),
+    };
+    let accepted = provider.send(&sms).await.unwrap();
+    assert_eq!(accepted.provider_id.as_deref(), Some("hook-1"));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let (auth, key, body) = &seen[0];
+    assert_eq!(auth.as_deref(), Some("Bearer hook-secret"));
+    assert_eq!(key.as_deref(), Some("k1"));
+    assert_eq!(
+        body,
+        &serde_json::json!({"id": "k1", "to": "+4522334455", "from": "Eksempel", "text": "Se https://x.dk"})
+    );
+}
