@@ -68,6 +68,11 @@ enum Command {
         #[command(subcommand)]
         what: commands::flows::FlowsCommand,
     },
+    /// The SMS set-up: send a test message, check templates, run the outbox worker.
+    Sms {
+        #[command(subcommand)]
+        what: commands::sms::SmsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
             Command::Flows { what } => commands::flows::run(&project, what),
+            Command::Sms { what } => commands::sms::run(&project, what),
         });
     match result {
         Ok(code) => code,

@@ -32,12 +32,23 @@ pub(crate) enum BenchWhat {
         #[arg(long, default_value_t = 20_000)]
         utterances: usize,
     },
+    /// SMS outbox throughput and consent-to-provider latency against a
+    /// local provider.
+    Sms {
+        /// Messages enqueued and drained for the throughput figures.
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+        /// Messages sent at 50 a second for the latency figures.
+        #[arg(long, default_value_t = 500)]
+        paced: usize,
+    },
 }
 
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
     let (queries, sizes) = match what {
         BenchWhat::Match { queries, sizes } => (queries, sizes),
         BenchWhat::Scrub { utterances } => return bench_scrub(utterances),
+        BenchWhat::Sms { messages, paced } => return super::sms::bench(messages, paced),
     };
     let kb = project.load()?;
     println!(

@@ -7,3 +7,4 @@ pub(crate) mod knowledge;
 pub(crate) mod match_jsonl;
 pub(crate) mod repl;
 pub(crate) mod scrub;
+pub(crate) mod sms;
