@@ -100,13 +100,14 @@ pub fn load_flows(dir: &Path, kb: &KnowledgeBase) -> Result<(Flow, Directory), C
     let departments = knowledge::yaml::parse_yaml::<DepartmentsFile>(&dept_path, &dept_text)
         .map_err(|p| vec![p])
         .and_then(|f| Directory::validate(f, &dept_path, &dept_text, kb.taxonomy(), kb.settings()))
-        .unwrap_or_else(|p| {
-            problems.extend(p);
-            Directory::default()
-        });
+        .map_err(|p| problems.extend(p))
+        .ok();
+    // Every department an answer can transfer to needs an entry (checked
+    // only when the directory itself is valid, and once per department).
+    let mut missing = std::collections::BTreeSet::new();
     for a in kb.answers() {
-        if let Some(d) = &a.department {
-            if departments.get(d).is_none() && problems.is_empty() {
+        if let (Some(d), Some(dir)) = (&a.department, &departments) {
+            if dir.get(d).is_none() && missing.insert(d.clone()) {
                 problems.push(Problem {
                     location: knowledge::Location {
                         file: dept_path.clone(),
@@ -124,11 +125,11 @@ pub fn load_flows(dir: &Path, kb: &KnowledgeBase) -> Result<(Flow, Directory), C
     }
     let flow = knowledge::yaml::parse_yaml::<FlowFile>(&flow_path, &flow_text)
         .map_err(|p| vec![p])
-        .and_then(|f| Flow::validate(f, &flow_path, &flow_text, kb, &departments));
-    match flow {
-        Ok(flow) if problems.is_empty() => Ok((flow, departments)),
-        Ok(_) => Err(ConfigError::Invalid(problems)),
-        Err(p) => {
+        .and_then(|f| Flow::validate(f, &flow_path, &flow_text, kb, departments.as_ref()));
+    match (flow, departments) {
+        (Ok(flow), Some(departments)) if problems.is_empty() => Ok((flow, departments)),
+        (Ok(_), _) => Err(ConfigError::Invalid(problems)),
+        (Err(p), _) => {
             problems.extend(p);
             Err(ConfigError::Invalid(problems))
         }

@@ -268,13 +268,14 @@ impl PromptsFile {
 
 impl Flow {
     /// Validates the parsed flow against the knowledge base and the
-    /// departments; every problem is located in `text` (the file as read).
+    /// departments (`None` when the directory itself is invalid); every
+    /// problem is located in `text` (the file as read).
     pub fn validate(
         file: FlowFile,
         path: &Path,
         text: &str,
         kb: &KnowledgeBase,
-        departments: &Directory,
+        departments: Option<&Directory>,
     ) -> Result<Flow, Vec<Problem>> {
         let loc = Locator::new(path, text);
         let mut problems = Vec::new();
@@ -384,7 +385,9 @@ impl Flow {
                 format!("no_input_seconds is {}; use 2 to 30", file.no_input_seconds),
             );
         }
-        let known_department = |id: &str| departments.get(id).is_some();
+        // With an invalid directory, department ids are not checked here
+        // (its own problems are reported instead).
+        let known_department = |id: &str| departments.is_none_or(|d| d.get(id).is_some());
         if !known_department(&file.switchboard) {
             problem(
                 loc.top("switchboard"),
@@ -665,5 +668,20 @@ impl Flow {
     /// The override of `topic`, if any.
     pub fn override_for(&self, topic: &str) -> Option<&Override> {
         self.overrides.get(topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn committed_schemas_equal_generated() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../flows/schema");
+        for (name, generated) in super::schemas() {
+            let committed = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            assert!(
+                committed == generated,
+                "flows/schema/{name} is stale; run `vejviser flows schema`"
+            );
+        }
     }
 }
