@@ -135,3 +135,39 @@ pub fn load_flows(dir: &Path, kb: &KnowledgeBase) -> Result<(Flow, Directory), C
         }
     }
 }
+
+/// The configuration a running server uses, swapped whole on reload.
+///
+/// Conversations hold the `Arc<Config>` they started with; a reload
+/// affects only conversations started after it. A reload that fails
+/// leaves the working configuration in place.
+pub struct LiveConfig {
+    current: std::sync::RwLock<std::sync::Arc<Config>>,
+}
+
+impl LiveConfig {
+    pub fn new(config: Config) -> LiveConfig {
+        LiveConfig {
+            current: std::sync::RwLock::new(std::sync::Arc::new(config)),
+        }
+    }
+
+    /// The configuration in use now.
+    pub fn current(&self) -> std::sync::Arc<Config> {
+        // A poisoned lock still holds a whole Arc: swapping is one store.
+        let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+        std::sync::Arc::clone(&guard)
+    }
+
+    /// Builds a new configuration with `load`; swaps it in on success,
+    /// keeps the old one and returns the error otherwise.
+    pub fn reload(
+        &self,
+        load: impl FnOnce() -> Result<Config, ConfigError>,
+    ) -> Result<(), ConfigError> {
+        let fresh = std::sync::Arc::new(load()?);
+        let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
+        *guard = fresh;
+        Ok(())
+    }
+}

@@ -115,6 +115,12 @@ pub enum Action {
         opens: Option<String>,
         callback: bool,
     },
+    /// Register a callback request for when the department opens (the
+    /// citizen said yes; the front end has the number or asks for it).
+    Callback {
+        department: String,
+        opens: Option<String>,
+    },
     /// Hang up (voice) or close the conversation (chat).
     End,
 }
@@ -179,6 +185,10 @@ enum State {
     OfferingSms {
         answer_id: Option<String>,
         text: Text,
+    },
+    OfferingCallback {
+        department: String,
+        opens: Option<String>,
     },
     Menu {
         menu: usize,
@@ -337,6 +347,11 @@ impl Dialogue {
             State::OfferingSms { .. } => {
                 if let Some(yes) = understand::yes_no(text) {
                     return self.sms_answer(yes, s);
+                }
+            }
+            State::OfferingCallback { .. } => {
+                if let Some(yes) = understand::yes_no(text) {
+                    return self.callback_answer(yes, s);
                 }
             }
             _ => {}
@@ -661,7 +676,7 @@ impl Dialogue {
             name: dept.name.clone(),
             phone: dept.phone.chat.clone(),
             open_now: false,
-            opens: status.opens.map(|o| o.chat),
+            opens: status.opens.as_ref().map(|o| o.chat.clone()),
             callback,
         });
         self.outcome = Outcome::HandedOver(dept.id.clone());
@@ -694,9 +709,48 @@ impl Dialogue {
         if callback {
             let t = self.prompt("callback", &v);
             self.say(s, "callback", t, true);
+            if self.channel == Channel::Chat {
+                s.actions.push(Action::ShowButtons(vec![
+                    Button {
+                        id: "callback:ja".into(),
+                        label: "Ja, ring mig op".into(),
+                    },
+                    Button {
+                        id: "callback:nej".into(),
+                        label: "Nej tak".into(),
+                    },
+                ]));
+            }
+            self.state = State::OfferingCallback {
+                department: dept.id.clone(),
+                opens: status.opens.map(|o| o.chat),
+            };
+            return self.listen(s, false);
         }
         self.state = State::Listening;
         self.listen(s, false);
+    }
+
+    fn callback_answer(&mut self, yes: bool, s: &mut Step<'_>) {
+        let State::OfferingCallback { department, opens } =
+            std::mem::replace(&mut self.state, State::Listening)
+        else {
+            return;
+        };
+        if yes {
+            let name = self
+                .config
+                .departments
+                .get(&department)
+                .map_or(department.clone(), |d| d.name.clone());
+            let t = self.prompt("callback_booked", &[("afdeling", &Text::same(name))]);
+            self.say(s, "callback_booked", t, true);
+            s.actions.push(Action::Callback { department, opens });
+        } else {
+            let t = self.prompt("sms_declined", &[]);
+            self.say(s, "sms_declined", t, true);
+        }
+        self.anything_else(s);
     }
 
     fn hand_to_switchboard(&mut self, s: &mut Step<'_>) {
@@ -751,6 +805,7 @@ impl Dialogue {
         match self.state.clone() {
             State::Menu { menu } => self.menu_miss(menu, s),
             State::OfferingSms { .. } => self.sms_answer(false, s),
+            State::OfferingCallback { .. } => self.callback_answer(false, s),
             _ => {
                 self.misses = self.misses.saturating_add(1);
                 if self.misses >= self.config.flow.tries_before_menu {
@@ -815,7 +870,11 @@ impl Dialogue {
     fn key(&mut self, key: char, s: &mut Step<'_>) {
         let menu = match self.state {
             State::Menu { menu } => menu,
-            State::Confirming { .. } | State::OfferingSms { .. } if key == '1' || key == '2' => {
+            State::Confirming { .. }
+            | State::OfferingSms { .. }
+            | State::OfferingCallback { .. }
+                if key == '1' || key == '2' =>
+            {
                 // 1 for yes, 2 for no, as menus usually say.
                 return self.yes_no_key(key == '1', s);
             }
@@ -839,6 +898,7 @@ impl Dialogue {
         match self.state.clone() {
             State::Confirming { candidates, index } => self.confirmed(yes, &candidates, index, s),
             State::OfferingSms { .. } => self.sms_answer(yes, s),
+            State::OfferingCallback { .. } => self.callback_answer(yes, s),
             _ => {}
         }
     }
@@ -849,6 +909,11 @@ impl Dialogue {
             "sms:ja" | "sms:nej" => {
                 if let State::OfferingSms { .. } = self.state {
                     self.sms_answer(id == "sms:ja", s);
+                }
+            }
+            "callback:ja" | "callback:nej" => {
+                if let State::OfferingCallback { .. } = self.state {
+                    self.callback_answer(id == "callback:ja", s);
                 }
             }
             _ => match id.strip_prefix("menu:").and_then(|k| k.chars().next()) {

@@ -88,6 +88,8 @@ pub struct PromptsFile {
     pub closed_long: String,
     /// Offers a callback when closed.
     pub callback: String,
+    /// After the citizen accepted the callback; `{afdeling}`.
+    pub callback_booked: String,
     /// Emergency: call 112.
     pub emergency: String,
     /// Goodbye.
@@ -241,7 +243,7 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 
 impl PromptsFile {
     /// Every prompt by its YAML name.
-    pub fn named(&self) -> [(&'static str, &str); 19] {
+    pub fn named(&self) -> [(&'static str, &str); 20] {
         [
             ("greeting", &self.greeting),
             ("reprompt", &self.reprompt),
@@ -258,6 +260,7 @@ impl PromptsFile {
             ("closed", &self.closed),
             ("closed_long", &self.closed_long),
             ("callback", &self.callback),
+            ("callback_booked", &self.callback_booked),
             ("emergency", &self.emergency),
             ("goodbye", &self.goodbye),
             ("menu", &self.menu),

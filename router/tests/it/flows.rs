@@ -205,3 +205,31 @@ fn ended_dialogue_ignores_further_events() {
     assert!(turn.actions.is_empty());
     assert_eq!(turn.outcome.as_str(), "abandoned");
 }
+
+#[test]
+fn failed_reload_keeps_the_working_configuration() {
+    let live = router::config::LiveConfig::new(
+        router::load(&repo(), "eksempel").expect("shipped config loads"),
+    );
+    let before = live.current();
+    let dir = flows_copy();
+    let flow = dir.path().join("flow.yaml");
+    let text = std::fs::read_to_string(&flow).expect("read");
+    std::fs::write(
+        &flow,
+        text.replace("switchboard: omstilling", "switchboard: ingen"),
+    )
+    .expect("write");
+    let err = live
+        .reload(|| router::config::load_with_flows(&repo(), "eksempel", dir.path()))
+        .expect_err("broken flow is rejected");
+    assert!(err
+        .problems()
+        .iter()
+        .any(|p| p.code == "unknown-department"));
+    assert!(Arc::ptr_eq(&before, &live.current()));
+    std::fs::write(&flow, text).expect("write");
+    live.reload(|| router::config::load_with_flows(&repo(), "eksempel", dir.path()))
+        .expect("fixed flow loads");
+    assert!(!Arc::ptr_eq(&before, &live.current()));
+}
