@@ -204,7 +204,10 @@ pub struct Dialogue {
     misses: u8,
     menu_misses: u8,
     answered_once: bool,
+    /// What the last turn said (repeated while a question is pending).
     last_said: Vec<Action>,
+    /// The last answer given (repeated on "kan du gentage").
+    last_answer: Vec<Action>,
     outcome: Outcome,
 }
 
@@ -213,6 +216,19 @@ const MENU_TRIES: u8 = 2;
 /// A second candidate is asked about only if its score is at least this
 /// share of the best one's.
 const SECOND_CANDIDATE_SHARE: f32 = 0.5;
+
+/// `s` with a lower-case first letter, unless its first word is an
+/// acronym or a name with capitals inside ("MitID", "EU", "NemKonto").
+fn lower_first(s: &str) -> String {
+    let first_word = s.split_whitespace().next().unwrap_or("");
+    let mut chars = first_word.chars();
+    match chars.next() {
+        Some(a) if a.is_uppercase() && !chars.any(char::is_uppercase) => {
+            a.to_lowercase().chain(s[a.len_utf8()..].chars()).collect()
+        }
+        _ => s.to_string(),
+    }
+}
 
 /// Per-turn working data.
 struct Step<'a> {
@@ -236,6 +252,7 @@ impl Dialogue {
             menu_misses: 0,
             answered_once: false,
             last_said: Vec::new(),
+            last_answer: Vec::new(),
             outcome: Outcome::InProgress,
         }
     }
@@ -334,7 +351,13 @@ impl Dialogue {
             return self.emergency(s);
         }
         if understand::is_repeat(text) {
-            s.actions.extend(self.last_said.iter().cloned());
+            if matches!(self.state, State::Listening) && !self.last_answer.is_empty() {
+                s.actions.extend(self.last_answer.iter().cloned());
+                let t = self.prompt("anything_else", &[]);
+                self.say(s, "anything_else", t, true);
+            } else {
+                s.actions.extend(self.last_said.iter().cloned());
+            }
             let dtmf = matches!(self.state, State::Menu { .. });
             return self.listen(s, dtmf);
         }
@@ -479,15 +502,7 @@ impl Dialogue {
             .taxonomy()
             .topic(topic)
             .map_or(topic, |t| t.label.as_str());
-        let first = label.split(',').next().unwrap_or(label).trim();
-        let mut chars = first.chars();
-        match (chars.next(), chars.next()) {
-            (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => a
-                .to_lowercase()
-                .chain(first[a.len_utf8()..].chars())
-                .collect(),
-            _ => first.to_string(),
-        }
+        lower_first(label.split(',').next().unwrap_or(label).trim())
     }
 
     /// Gives the answer of `topic` (or its override).
@@ -513,10 +528,12 @@ impl Dialogue {
             chat: answer.chat.clone(),
             spoken: answer.spoken.clone(),
         };
+        let first = s.actions.len();
         self.say(s, "", text, true);
         if self.channel == Channel::Chat && !answer.links.is_empty() {
             s.actions.push(Action::ShowLinks(answer.links.clone()));
         }
+        self.last_answer = s.actions[first..].to_vec();
         self.answered_once = true;
         if matches!(self.outcome, Outcome::InProgress | Outcome::Abandoned) {
             self.outcome = Outcome::Answered;
@@ -832,7 +849,7 @@ impl Dialogue {
         let choices: Vec<String> = m
             .options
             .iter()
-            .map(|o| format!("Tryk {} for {}.", o.key, o.label.to_lowercase()))
+            .map(|o| format!("Tryk {} for {}.", o.key, o.label))
             .collect();
         let sep = if t.spoken.is_empty() { "" } else { " " };
         t.spoken = format!("{}{sep}{}", t.spoken, choices.join(" "));
