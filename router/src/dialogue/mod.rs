@@ -386,8 +386,8 @@ impl Dialogue {
             match understand::yes_no(text) {
                 Some(false) => return self.goodbye(s),
                 Some(true) if text.split_whitespace().count() <= 3 => {
-                    let t = self.prompt("reprompt", &[]);
-                    self.say(s, "reprompt", t, true);
+                    let t = self.prompt("go_ahead", &[]);
+                    self.say(s, "go_ahead", t, true);
                     return self.listen(s, false);
                 }
                 _ => {}

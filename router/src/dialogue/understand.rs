@@ -182,25 +182,39 @@ pub(crate) fn is_emergency(text: &str, extra: &[String]) -> bool {
         || extra.iter().any(|e| p.contains(&format!(" {e} ")))
 }
 
-/// A request to talk to a person.
+/// An explicit request to talk to a person. Single words such as
+/// "medarbejder" are left to the matcher: "jeg er medarbejder i kommunen
+/// og mangler min lønseddel" is a question about pay, not a request.
 pub(crate) fn is_human_request(text: &str) -> bool {
     let p = padded(&words(text));
+    let asks = [
+        "tale med",
+        "snakke med",
+        "have fat i",
+        "få fat i",
+        "stilles om til",
+    ];
+    let whom = [
+        "en medarbejder",
+        "et menneske",
+        "en person",
+        "en rigtig person",
+        "et rigtigt menneske",
+        "omstillingen",
+        "en sagsbehandler",
+    ];
     has_phrase(
         &p,
         &[
-            "medarbejder",
-            "en medarbejder",
-            "et menneske",
-            "menneske",
             "rigtig person",
             "rigtigt menneske",
-            "omstillingen",
             "stil mig om",
             "stille mig om",
-            "tale med en person",
-            "snakke med en person",
+            "omstillingen tak",
         ],
-    )
+    ) || asks
+        .iter()
+        .any(|a| whom.iter().any(|w| p.contains(&format!(" {a} {w} "))))
 }
 
 #[cfg(test)]
@@ -273,6 +287,10 @@ mod tests {
         assert!(!is_emergency("brandforsikring på mit hus", &[]));
         assert!(is_emergency("han er blevet helt blå", &["blå".into()]));
         assert!(is_human_request("jeg vil tale med en medarbejder"));
+        assert!(is_human_request("kan jeg ikke få fat i et menneske"));
         assert!(!is_human_request("hvad koster et pas"));
+        assert!(!is_human_request(
+            "jeg er medarbejder i kommunen og mangler min lønseddel"
+        ));
     }
 }

@@ -68,6 +68,8 @@ pub struct PromptsFile {
     pub confirm: String,
     /// After an answer.
     pub anything_else: String,
+    /// After "ja" to `anything_else`.
+    pub go_ahead: String,
     /// Asks consent before an SMS.
     pub offer_sms: String,
     /// The SMS itself; `{titel}` and `{link}` come from the answer.
@@ -243,13 +245,14 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 
 impl PromptsFile {
     /// Every prompt by its YAML name.
-    pub fn named(&self) -> [(&'static str, &str); 20] {
+    pub fn named(&self) -> [(&'static str, &str); 21] {
         [
             ("greeting", &self.greeting),
             ("reprompt", &self.reprompt),
             ("no_input", &self.no_input),
             ("confirm", &self.confirm),
             ("anything_else", &self.anything_else),
+            ("go_ahead", &self.go_ahead),
             ("offer_sms", &self.offer_sms),
             ("sms_text", &self.sms_text),
             ("sms_sent", &self.sms_sent),
