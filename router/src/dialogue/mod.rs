@@ -393,6 +393,9 @@ impl Dialogue {
                 _ => {}
             }
         }
+        if let Some(dept) = self.department_asked_for(text) {
+            return self.route(&dept, None, s);
+        }
         if understand::is_human_request(text) {
             return self.hand_to_switchboard(s);
         }
@@ -768,6 +771,21 @@ impl Dialogue {
             self.say(s, "sms_declined", t, true);
         }
         self.anything_else(s);
+    }
+
+    /// The department named in a request to be put through ("stil mig om
+    /// til jobcentret"), by its name or one of its synonyms.
+    fn department_asked_for(&self, text: &str) -> Option<String> {
+        let asked = understand::transfer_request(text)?;
+        self.config
+            .departments
+            .iter()
+            .find(|d| {
+                std::iter::once(&d.name)
+                    .chain(&d.synonyms)
+                    .any(|n| understand::names(&asked, n))
+            })
+            .map(|d| d.id.clone())
     }
 
     fn hand_to_switchboard(&mut self, s: &mut Step<'_>) {

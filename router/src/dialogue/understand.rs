@@ -217,6 +217,36 @@ pub(crate) fn is_human_request(text: &str) -> bool {
         .any(|a| whom.iter().any(|w| p.contains(&format!(" {a} {w} "))))
 }
 
+/// Phrases that ask to be put through to someone.
+const PUT_THROUGH: &[&str] = &[
+    "stil mig om til",
+    "stille mig om til",
+    "stiller mig om til",
+    "omstilling til",
+    "tale med",
+    "snakke med",
+    "have fat i",
+    "få fat i",
+    "forbind mig med",
+    "ringe til",
+];
+
+/// The words after a request to be put through ("stil mig om til
+/// jobcentret" gives "jobcentret"), padded for [`names`].
+pub(crate) fn transfer_request(text: &str) -> Option<String> {
+    let p = padded(&words(text));
+    PUT_THROUGH.iter().find_map(|phrase| {
+        let at = p.find(&format!(" {phrase} "))?;
+        Some(format!(" {}", &p[at + phrase.len() + 2..]))
+    })
+}
+
+/// Whether the padded words `asked` contain `name` as whole words.
+pub(crate) fn names(asked: &str, name: &str) -> bool {
+    let name = words(name).join(" ");
+    !name.is_empty() && asked.contains(&format!(" {name} "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +299,14 @@ mod tests {
         ] {
             assert_eq!(yes_no(s), None, "{s}");
         }
+    }
+
+    #[test]
+    fn request_to_be_put_through_names_the_department() {
+        let asked = transfer_request("kan du stille mig om til jobcentret tak").expect("a request");
+        assert!(names(&asked, "jobcentret"));
+        assert!(!names(&asked, "borgerservice"));
+        assert!(transfer_request("jeg skal flytte min samtale på jobcentret").is_none());
     }
 
     #[test]
