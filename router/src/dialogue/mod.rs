@@ -394,6 +394,9 @@ impl Dialogue {
             }
         }
         if let Some(dept) = self.department_asked_for(text) {
+            if dept == self.config.flow.switchboard {
+                return self.hand_to_switchboard(s);
+            }
             return self.route(&dept, None, s);
         }
         if understand::is_human_request(text) {
