@@ -171,3 +171,17 @@ impl LiveConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Servers share one snapshot across tasks and move dialogues between
+    /// threads; this fails to compile if either stops being possible.
+    #[test]
+    fn config_is_shareable_and_dialogue_movable() {
+        fn shareable<T: Send + Sync>() {}
+        fn movable<T: Send>() {}
+        shareable::<super::Config>();
+        shareable::<super::LiveConfig>();
+        movable::<crate::dialogue::Dialogue>();
+    }
+}
