@@ -713,6 +713,14 @@ impl Dialogue {
             State::Menu { menu } => self.menu_miss(menu, s),
             State::OfferingSms { .. } => self.sms_answer(false, s),
             State::OfferingCallback { .. } => self.callback_answer(false, s),
+            State::Confirming { candidates, index } => {
+                // Ask the same question again, unless it is time for the menu.
+                self.misses = self.misses.saturating_add(1);
+                if self.misses >= self.config.flow.tries_before_menu {
+                    return self.show_menu(0, true, s);
+                }
+                self.ask_confirm(candidates, index, s);
+            }
             _ => {
                 self.misses = self.misses.saturating_add(1);
                 if self.misses >= self.config.flow.tries_before_menu {

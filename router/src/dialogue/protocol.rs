@@ -110,8 +110,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// A short stable name for storage and figures.
-    pub fn as_str(&self) -> String {
+    /// A short stable code for storage and figures ("transferred:jobcenter").
+    pub fn code(&self) -> String {
         match self {
             Outcome::InProgress => "in-progress".into(),
             Outcome::Answered => "answered".into(),

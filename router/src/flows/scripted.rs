@@ -375,11 +375,8 @@ fn run_case(
             }
         }
         if let Some(o) = &t.outcome {
-            if turn.outcome.as_str() != *o {
-                problems.push(format!(
-                    "expected outcome {o}, got {}",
-                    turn.outcome.as_str()
-                ));
+            if turn.outcome.code() != *o {
+                problems.push(format!("expected outcome {o}, got {}", turn.outcome.code()));
             }
         }
         if !problems.is_empty() {
@@ -391,13 +388,13 @@ fn run_case(
         }
     }
     if let Some(o) = &case.outcome {
-        if dialogue.outcome().as_str() != *o {
+        if dialogue.outcome().code() != *o {
             return Err(fail(
                 loc.find_from(at, "outcome:"),
                 "expectation",
                 format!(
                     "expected outcome {o} at the end, got {}",
-                    dialogue.outcome().as_str()
+                    dialogue.outcome().code()
                 ),
             ));
         }

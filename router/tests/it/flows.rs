@@ -203,7 +203,7 @@ fn ended_dialogue_ignores_further_events() {
         now,
     );
     assert!(turn.actions.is_empty());
-    assert_eq!(turn.outcome.as_str(), "abandoned");
+    assert_eq!(turn.outcome.code(), "abandoned");
 }
 
 #[test]

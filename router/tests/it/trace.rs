@@ -45,7 +45,7 @@ fn trace(channel: Channel, now: Timestamp, events: &[&str]) -> String {
             turn.topic.as_deref().unwrap_or("-"),
             turn.answer_id.as_deref().unwrap_or("-"),
             turn.decision.map_or("-", |d| d.as_str()),
-            turn.outcome.as_str(),
+            turn.outcome.code(),
             if turn.out_of_hours {
                 " (out of hours)"
             } else {
