@@ -134,6 +134,32 @@ fn flows_check_rejects_unknown_keys_with_line_and_column() {
 }
 
 #[test]
+fn flows_check_rejects_a_synonym_shared_by_two_departments() {
+    let dir = flows_copy();
+    let path = dir.path().join("departments.yaml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let broken = text.replace(
+        "synonyms: [valg, valgkort]",
+        "synonyms: [valg, hjemmeplejen]",
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&path, &broken).expect("write");
+    let out = vejviser(&["flows", "check", dir.path().to_str().expect("utf-8")]);
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let line = broken
+        .lines()
+        .position(|l| l.contains("[valg, hjemmeplejen]"))
+        .expect("line")
+        + 1;
+    assert!(
+        report.contains(&format!("departments.yaml:{line}:"))
+            && report.contains("[duplicate-synonym]"),
+        "{report}"
+    );
+}
+
+#[test]
 fn flows_test_reports_a_failing_turn_with_its_line() {
     let dir = flows_copy();
     let script = "version: 1\ntests:\n  - name: forkert-forventning\n    channel: voice\n    time: \"2026-03-10 10:00\"\n    turns:\n      - says: hvad koster et nyt pas\n      - says: jeg vil gerne tale med en medarbejder\n        expect:\n          - transfer: jobcenter\n";
