@@ -100,13 +100,14 @@ pub fn load_flows(dir: &Path, kb: &KnowledgeBase) -> Result<(Flow, Directory), C
     let departments = knowledge::yaml::parse_yaml::<DepartmentsFile>(&dept_path, &dept_text)
         .map_err(|p| vec![p])
         .and_then(|f| Directory::validate(f, &dept_path, &dept_text, kb.taxonomy(), kb.settings()))
-        .unwrap_or_else(|p| {
-            problems.extend(p);
-            Directory::default()
-        });
+        .map_err(|p| problems.extend(p))
+        .ok();
+    // Every department an answer can transfer to needs an entry (checked
+    // only when the directory itself is valid, and once per department).
+    let mut missing = std::collections::BTreeSet::new();
     for a in kb.answers() {
-        if let Some(d) = &a.department {
-            if departments.get(d).is_none() && problems.is_empty() {
+        if let (Some(d), Some(dir)) = (&a.department, &departments) {
+            if dir.get(d).is_none() && missing.insert(d.clone()) {
                 problems.push(Problem {
                     location: knowledge::Location {
                         file: dept_path.clone(),
@@ -124,13 +125,63 @@ pub fn load_flows(dir: &Path, kb: &KnowledgeBase) -> Result<(Flow, Directory), C
     }
     let flow = knowledge::yaml::parse_yaml::<FlowFile>(&flow_path, &flow_text)
         .map_err(|p| vec![p])
-        .and_then(|f| Flow::validate(f, &flow_path, &flow_text, kb, &departments));
-    match flow {
-        Ok(flow) if problems.is_empty() => Ok((flow, departments)),
-        Ok(_) => Err(ConfigError::Invalid(problems)),
-        Err(p) => {
+        .and_then(|f| Flow::validate(f, &flow_path, &flow_text, kb, departments.as_ref()));
+    match (flow, departments) {
+        (Ok(flow), Some(departments)) if problems.is_empty() => Ok((flow, departments)),
+        (Ok(_), _) => Err(ConfigError::Invalid(problems)),
+        (Err(p), _) => {
             problems.extend(p);
             Err(ConfigError::Invalid(problems))
         }
+    }
+}
+
+/// The configuration a running server uses, swapped whole on reload.
+///
+/// Conversations hold the `Arc<Config>` they started with; a reload
+/// affects only conversations started after it. A reload that fails
+/// leaves the working configuration in place.
+pub struct LiveConfig {
+    current: std::sync::RwLock<std::sync::Arc<Config>>,
+}
+
+impl LiveConfig {
+    pub fn new(config: Config) -> LiveConfig {
+        LiveConfig {
+            current: std::sync::RwLock::new(std::sync::Arc::new(config)),
+        }
+    }
+
+    /// The configuration in use now.
+    pub fn current(&self) -> std::sync::Arc<Config> {
+        // A poisoned lock still holds a whole Arc: swapping is one store.
+        let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+        std::sync::Arc::clone(&guard)
+    }
+
+    /// Builds a new configuration with `load`; swaps it in on success,
+    /// keeps the old one and returns the error otherwise.
+    pub fn reload(
+        &self,
+        load: impl FnOnce() -> Result<Config, ConfigError>,
+    ) -> Result<(), ConfigError> {
+        let fresh = std::sync::Arc::new(load()?);
+        let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
+        *guard = fresh;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Servers share one snapshot across tasks and move dialogues between
+    /// threads; this fails to compile if either stops being possible.
+    #[test]
+    fn config_is_shareable_and_dialogue_movable() {
+        fn shareable<T: Send + Sync>() {}
+        fn movable<T: Send>() {}
+        shareable::<super::Config>();
+        shareable::<super::LiveConfig>();
+        movable::<crate::dialogue::Dialogue>();
     }
 }

@@ -241,6 +241,23 @@ impl Directory {
                     )),
                 }
             }
+            for syn in &d.synonyms {
+                let key = syn.to_lowercase();
+                if let Some(other) = dir
+                    .departments
+                    .values()
+                    .find(|o| o.synonyms.iter().any(|x| x.to_lowercase() == key))
+                {
+                    problems.push(loc.at(
+                        loc.find_from(at("synonyms"), syn),
+                        "duplicate-synonym",
+                        format!(
+                            "`{syn}` is already a synonym of `{}`; a caller asking for it could not be put through",
+                            other.id
+                        ),
+                    ));
+                }
+            }
             let phone = text::render(&d.phone, settings, &[]);
             dir.departments.insert(
                 d.id.clone(),

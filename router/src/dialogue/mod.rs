@@ -22,144 +22,19 @@
 //! (holidays and closure days included); otherwise the citizen hears when
 //! it opens and is offered the SMS link or a callback.
 
+mod menu;
+mod protocol;
 mod understand;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::{Timestamp, Zoned};
-use knowledge::{Answer, Channel, Decision, Link, TOPIC_EMERGENCY, TOPIC_HUMAN, TOPIC_NONE};
-use transcripts::RawUtterance;
+use knowledge::{Answer, Channel, Decision, TOPIC_EMERGENCY, TOPIC_HUMAN, TOPIC_NONE};
+
+pub use protocol::{Action, Button, Event, Outcome, Say, Turn};
 
 use crate::config::Config;
-use crate::flows::{MenuOption, Target};
 use crate::text::{self, Text};
-
-/// What happened in the conversation.
-#[derive(Debug, Clone, Copy)]
-pub enum Event<'a> {
-    /// The call was answered or the chat opened.
-    Started { channel: Channel },
-    /// Recognised speech or typed text.
-    Utterance(&'a RawUtterance),
-    /// A key pressed on the phone: 0–9, `*`, `#`.
-    Dtmf(char),
-    /// Nothing was said within the `Listen` timeout.
-    NoInput,
-    /// A chat button was pressed; the id of a [`Button`] the engine showed.
-    Button(&'a str),
-    /// Consent to the offered SMS (chat button, or a front end's own yes/no).
-    SmsConsent(bool),
-    /// Whether the SMS asked for by [`Action::SendSms`] went out.
-    SmsResult { sent: bool },
-    /// The caller hung up or the chat closed.
-    Ended,
-}
-
-/// Something to say.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Say {
-    /// The text for this conversation's channel.
-    pub text: String,
-    /// A recorded prompt to play instead of speech synthesis.
-    pub recording: Option<String>,
-    /// Whether the caller may interrupt it.
-    pub barge_in: bool,
-}
-
-/// A chat button.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Button {
-    /// Sent back in [`Event::Button`].
-    pub id: String,
-    pub label: String,
-}
-
-/// What a front end must do, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    Say(Say),
-    /// Wait for speech or text; `timeout` is `None` in chat. `dtmf`: keys are expected.
-    Listen {
-        timeout: Option<Duration>,
-        dtmf: bool,
-    },
-    ShowButtons(Vec<Button>),
-    /// Links of the answer (chat).
-    ShowLinks(Vec<Link>),
-    /// The citizen was asked whether they want this by SMS.
-    OfferSms {
-        answer_id: Option<String>,
-        url: Option<String>,
-    },
-    /// Send this SMS to the caller's number (consent given).
-    SendSms {
-        answer_id: Option<String>,
-        text: String,
-    },
-    /// Transfer the call (SIP REFER) to an open department.
-    Transfer {
-        department: String,
-        sip_uri: String,
-        topic: Option<String>,
-        /// For the receiving employee; made from topic, ids and counts only.
-        summary: String,
-    },
-    /// Hand over to a person: the department's number and whether it is
-    /// open; when closed, when it opens and whether a callback is offered.
-    Handover {
-        department: String,
-        name: String,
-        phone: String,
-        open_now: bool,
-        opens: Option<String>,
-        callback: bool,
-    },
-    /// Hang up (voice) or close the conversation (chat).
-    End,
-}
-
-/// How the conversation has gone so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    InProgress,
-    Answered,
-    SmsSent,
-    Transferred(String),
-    HandedOver(String),
-    Emergency,
-    /// Ended without an answer, transfer or handover.
-    Abandoned,
-}
-
-impl Outcome {
-    /// A short stable name for storage and figures.
-    pub fn as_str(&self) -> String {
-        match self {
-            Outcome::InProgress => "in-progress".into(),
-            Outcome::Answered => "answered".into(),
-            Outcome::SmsSent => "sms-sent".into(),
-            Outcome::Transferred(d) => format!("transferred:{d}"),
-            Outcome::HandedOver(d) => format!("handed-over:{d}"),
-            Outcome::Emergency => "emergency".into(),
-            Outcome::Abandoned => "abandoned".into(),
-        }
-    }
-}
-
-/// The result of one step: the actions and what a front end stores about
-/// the turn (no utterance text).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Turn {
-    pub actions: Vec<Action>,
-    pub topic: Option<String>,
-    pub answer_id: Option<String>,
-    pub confidence: Option<f32>,
-    pub decision: Option<Decision>,
-    pub outcome: Outcome,
-    /// The switchboard was closed at this turn.
-    pub out_of_hours: bool,
-}
 
 /// A candidate awaiting confirmation.
 #[derive(Debug, Clone)]
@@ -180,6 +55,10 @@ enum State {
         answer_id: Option<String>,
         text: Text,
     },
+    OfferingCallback {
+        department: String,
+        opens: Option<String>,
+    },
     Menu {
         menu: usize,
     },
@@ -194,7 +73,10 @@ pub struct Dialogue {
     misses: u8,
     menu_misses: u8,
     answered_once: bool,
+    /// What the last turn said (repeated while a question is pending).
     last_said: Vec<Action>,
+    /// The last answer given (repeated on "kan du gentage").
+    last_answer: Vec<Action>,
     outcome: Outcome,
 }
 
@@ -203,6 +85,19 @@ const MENU_TRIES: u8 = 2;
 /// A second candidate is asked about only if its score is at least this
 /// share of the best one's.
 const SECOND_CANDIDATE_SHARE: f32 = 0.5;
+
+/// `s` with a lower-case first letter, unless its first word is an
+/// acronym or a name with capitals inside ("MitID", "EU", "NemKonto").
+fn lower_first(s: &str) -> String {
+    let first_word = s.split_whitespace().next().unwrap_or("");
+    let mut chars = first_word.chars();
+    match chars.next() {
+        Some(a) if a.is_uppercase() && !chars.any(char::is_uppercase) => {
+            a.to_lowercase().chain(s[a.len_utf8()..].chars()).collect()
+        }
+        _ => s.to_string(),
+    }
+}
 
 /// Per-turn working data.
 struct Step<'a> {
@@ -226,6 +121,7 @@ impl Dialogue {
             menu_misses: 0,
             answered_once: false,
             last_said: Vec::new(),
+            last_answer: Vec::new(),
             outcome: Outcome::InProgress,
         }
     }
@@ -324,7 +220,13 @@ impl Dialogue {
             return self.emergency(s);
         }
         if understand::is_repeat(text) {
-            s.actions.extend(self.last_said.iter().cloned());
+            if matches!(self.state, State::Listening) && !self.last_answer.is_empty() {
+                s.actions.extend(self.last_answer.iter().cloned());
+                let t = self.prompt("anything_else", &[]);
+                self.say(s, "anything_else", t, true);
+            } else {
+                s.actions.extend(self.last_said.iter().cloned());
+            }
             let dtmf = matches!(self.state, State::Menu { .. });
             return self.listen(s, dtmf);
         }
@@ -339,6 +241,11 @@ impl Dialogue {
                     return self.sms_answer(yes, s);
                 }
             }
+            State::OfferingCallback { .. } => {
+                if let Some(yes) = understand::yes_no(text) {
+                    return self.callback_answer(yes, s);
+                }
+            }
             _ => {}
         }
         if understand::is_goodbye(text) {
@@ -348,12 +255,18 @@ impl Dialogue {
             match understand::yes_no(text) {
                 Some(false) => return self.goodbye(s),
                 Some(true) if text.split_whitespace().count() <= 3 => {
-                    let t = self.prompt("reprompt", &[]);
-                    self.say(s, "reprompt", t, true);
+                    let t = self.prompt("go_ahead", &[]);
+                    self.say(s, "go_ahead", t, true);
                     return self.listen(s, false);
                 }
                 _ => {}
             }
+        }
+        if let Some(dept) = self.department_asked_for(text) {
+            if dept == self.config.flow.switchboard {
+                return self.hand_to_switchboard(s);
+            }
+            return self.route(&dept, None, s);
         }
         if understand::is_human_request(text) {
             return self.hand_to_switchboard(s);
@@ -464,15 +377,7 @@ impl Dialogue {
             .taxonomy()
             .topic(topic)
             .map_or(topic, |t| t.label.as_str());
-        let first = label.split(',').next().unwrap_or(label).trim();
-        let mut chars = first.chars();
-        match (chars.next(), chars.next()) {
-            (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => a
-                .to_lowercase()
-                .chain(first[a.len_utf8()..].chars())
-                .collect(),
-            _ => first.to_string(),
-        }
+        lower_first(label.split(',').next().unwrap_or(label).trim())
     }
 
     /// Gives the answer of `topic` (or its override).
@@ -498,10 +403,12 @@ impl Dialogue {
             chat: answer.chat.clone(),
             spoken: answer.spoken.clone(),
         };
+        let first = s.actions.len();
         self.say(s, "", text, true);
         if self.channel == Channel::Chat && !answer.links.is_empty() {
             s.actions.push(Action::ShowLinks(answer.links.clone()));
         }
+        self.last_answer = s.actions[first..].to_vec();
         self.answered_once = true;
         if matches!(self.outcome, Outcome::InProgress | Outcome::Abandoned) {
             self.outcome = Outcome::Answered;
@@ -661,7 +568,7 @@ impl Dialogue {
             name: dept.name.clone(),
             phone: dept.phone.chat.clone(),
             open_now: false,
-            opens: status.opens.map(|o| o.chat),
+            opens: status.opens.as_ref().map(|o| o.chat.clone()),
             callback,
         });
         self.outcome = Outcome::HandedOver(dept.id.clone());
@@ -694,9 +601,63 @@ impl Dialogue {
         if callback {
             let t = self.prompt("callback", &v);
             self.say(s, "callback", t, true);
+            if self.channel == Channel::Chat {
+                s.actions.push(Action::ShowButtons(vec![
+                    Button {
+                        id: "callback:ja".into(),
+                        label: "Ja, ring mig op".into(),
+                    },
+                    Button {
+                        id: "callback:nej".into(),
+                        label: "Nej tak".into(),
+                    },
+                ]));
+            }
+            self.state = State::OfferingCallback {
+                department: dept.id.clone(),
+                opens: status.opens.map(|o| o.chat),
+            };
+            return self.listen(s, false);
         }
         self.state = State::Listening;
         self.listen(s, false);
+    }
+
+    fn callback_answer(&mut self, yes: bool, s: &mut Step<'_>) {
+        let State::OfferingCallback { department, opens } =
+            std::mem::replace(&mut self.state, State::Listening)
+        else {
+            return;
+        };
+        if yes {
+            let name = self
+                .config
+                .departments
+                .get(&department)
+                .map_or(department.clone(), |d| d.name.clone());
+            let t = self.prompt("callback_booked", &[("afdeling", &Text::same(name))]);
+            self.say(s, "callback_booked", t, true);
+            s.actions.push(Action::Callback { department, opens });
+        } else {
+            let t = self.prompt("sms_declined", &[]);
+            self.say(s, "sms_declined", t, true);
+        }
+        self.anything_else(s);
+    }
+
+    /// The department named in a request to be put through ("stil mig om
+    /// til jobcentret"), by its name or one of its synonyms.
+    fn department_asked_for(&self, text: &str) -> Option<String> {
+        let asked = understand::transfer_request(text)?;
+        self.config
+            .departments
+            .iter()
+            .find(|d| {
+                std::iter::once(&d.name)
+                    .chain(&d.synonyms)
+                    .any(|n| understand::names(&asked, n))
+            })
+            .map(|d| d.id.clone())
     }
 
     fn hand_to_switchboard(&mut self, s: &mut Step<'_>) {
@@ -751,6 +712,15 @@ impl Dialogue {
         match self.state.clone() {
             State::Menu { menu } => self.menu_miss(menu, s),
             State::OfferingSms { .. } => self.sms_answer(false, s),
+            State::OfferingCallback { .. } => self.callback_answer(false, s),
+            State::Confirming { candidates, index } => {
+                // Ask the same question again, unless it is time for the menu.
+                self.misses = self.misses.saturating_add(1);
+                if self.misses >= self.config.flow.tries_before_menu {
+                    return self.show_menu(0, true, s);
+                }
+                self.ask_confirm(candidates, index, s);
+            }
             _ => {
                 self.misses = self.misses.saturating_add(1);
                 if self.misses >= self.config.flow.tries_before_menu {
@@ -760,124 +730,6 @@ impl Dialogue {
                 let t = self.prompt("no_input", &[]);
                 self.say(s, "no_input", t, true);
                 self.listen(s, false);
-            }
-        }
-    }
-
-    fn show_menu(&mut self, menu: usize, intro: bool, s: &mut Step<'_>) {
-        let config = Arc::clone(&self.config);
-        let Some(m) = config.flow.menus.get(menu) else {
-            return self.hand_to_switchboard(s);
-        };
-        let mut t = if intro {
-            self.prompt("menu", &[])
-        } else {
-            Text::default()
-        };
-        let choices: Vec<String> = m
-            .options
-            .iter()
-            .map(|o| format!("Tryk {} for {}.", o.key, o.label.to_lowercase()))
-            .collect();
-        let sep = if t.spoken.is_empty() { "" } else { " " };
-        t.spoken = format!("{}{sep}{}", t.spoken, choices.join(" "));
-        self.state = State::Menu { menu };
-        if self.channel == Channel::Voice {
-            self.say(s, "menu", t, true);
-            self.listen(s, true);
-        } else {
-            if !t.chat.is_empty() {
-                self.say(s, "menu", t, true);
-            }
-            s.actions.push(Action::ShowButtons(
-                m.options
-                    .iter()
-                    .map(|o| Button {
-                        id: format!("menu:{}", o.key),
-                        label: o.label.clone(),
-                    })
-                    .collect(),
-            ));
-            self.listen(s, false);
-        }
-    }
-
-    fn menu_miss(&mut self, menu: usize, s: &mut Step<'_>) {
-        self.menu_misses = self.menu_misses.saturating_add(1);
-        if self.menu_misses >= MENU_TRIES {
-            return self.hand_to_switchboard(s);
-        }
-        let t = self.prompt("menu_invalid", &[]);
-        self.say(s, "menu_invalid", t, true);
-        self.show_menu(menu, false, s);
-    }
-
-    fn key(&mut self, key: char, s: &mut Step<'_>) {
-        let menu = match self.state {
-            State::Menu { menu } => menu,
-            State::Confirming { .. } | State::OfferingSms { .. } if key == '1' || key == '2' => {
-                // 1 for yes, 2 for no, as menus usually say.
-                return self.yes_no_key(key == '1', s);
-            }
-            _ => 0,
-        };
-        let option = self
-            .config
-            .flow
-            .menus
-            .get(menu)
-            .and_then(|m| m.options.iter().find(|o| o.key == key))
-            .cloned();
-        match option {
-            Some(o) => self.choose(&o, s),
-            None if matches!(self.state, State::Menu { .. }) => self.menu_miss(menu, s),
-            None => self.miss(s),
-        }
-    }
-
-    fn yes_no_key(&mut self, yes: bool, s: &mut Step<'_>) {
-        match self.state.clone() {
-            State::Confirming { candidates, index } => self.confirmed(yes, &candidates, index, s),
-            State::OfferingSms { .. } => self.sms_answer(yes, s),
-            _ => {}
-        }
-    }
-
-    fn button(&mut self, id: &str, s: &mut Step<'_>) {
-        match id {
-            "ja" | "nej" => self.yes_no_key(id == "ja", s),
-            "sms:ja" | "sms:nej" => {
-                if let State::OfferingSms { .. } = self.state {
-                    self.sms_answer(id == "sms:ja", s);
-                }
-            }
-            _ => match id.strip_prefix("menu:").and_then(|k| k.chars().next()) {
-                Some(k) => self.key(k, s),
-                None => self.miss(s),
-            },
-        }
-    }
-
-    fn choose(&mut self, option: &MenuOption, s: &mut Step<'_>) {
-        match &option.target {
-            Target::Menu(m) => self.show_menu(*m, false, s),
-            Target::Topic(t) => {
-                self.state = State::Listening;
-                s.decision = Some(Decision::Answer);
-                self.deliver(t, None, s);
-            }
-            Target::Answer(a) => {
-                self.state = State::Listening;
-                let topic = self.config.matcher.answer(a).map(|x| x.topic.clone());
-                s.decision = Some(Decision::Answer);
-                match topic {
-                    Some(t) => self.deliver(&t, Some(a), s),
-                    None => self.miss(s),
-                }
-            }
-            Target::Transfer(d) => {
-                self.state = State::Listening;
-                self.route(d, None, s);
             }
         }
     }

@@ -182,25 +182,69 @@ pub(crate) fn is_emergency(text: &str, extra: &[String]) -> bool {
         || extra.iter().any(|e| p.contains(&format!(" {e} ")))
 }
 
-/// A request to talk to a person.
+/// An explicit request to talk to a person. Single words such as
+/// "medarbejder" are left to the matcher: "jeg er medarbejder i kommunen
+/// og mangler min lønseddel" is a question about pay, not a request.
 pub(crate) fn is_human_request(text: &str) -> bool {
     let p = padded(&words(text));
+    let asks = [
+        "tale med",
+        "snakke med",
+        "have fat i",
+        "få fat i",
+        "stilles om til",
+    ];
+    let whom = [
+        "en medarbejder",
+        "et menneske",
+        "en person",
+        "en rigtig person",
+        "et rigtigt menneske",
+        "omstillingen",
+        "en sagsbehandler",
+    ];
     has_phrase(
         &p,
         &[
-            "medarbejder",
-            "en medarbejder",
-            "et menneske",
-            "menneske",
             "rigtig person",
             "rigtigt menneske",
-            "omstillingen",
             "stil mig om",
             "stille mig om",
-            "tale med en person",
-            "snakke med en person",
+            "omstillingen tak",
         ],
-    )
+    ) || asks
+        .iter()
+        .any(|a| whom.iter().any(|w| p.contains(&format!(" {a} {w} "))))
+}
+
+/// Phrases that ask to be put through to someone.
+const PUT_THROUGH: &[&str] = &[
+    "stil mig om til",
+    "stille mig om til",
+    "stiller mig om til",
+    "omstilling til",
+    "tale med",
+    "snakke med",
+    "have fat i",
+    "få fat i",
+    "forbind mig med",
+    "ringe til",
+];
+
+/// The words after a request to be put through ("stil mig om til
+/// jobcentret" gives "jobcentret"), padded for [`names`].
+pub(crate) fn transfer_request(text: &str) -> Option<String> {
+    let p = padded(&words(text));
+    PUT_THROUGH.iter().find_map(|phrase| {
+        let at = p.find(&format!(" {phrase} "))?;
+        Some(format!(" {}", &p[at + phrase.len() + 2..]))
+    })
+}
+
+/// Whether the padded words `asked` contain `name` as whole words.
+pub(crate) fn names(asked: &str, name: &str) -> bool {
+    let name = words(name).join(" ");
+    !name.is_empty() && asked.contains(&format!(" {name} "))
 }
 
 #[cfg(test)]
@@ -258,6 +302,14 @@ mod tests {
     }
 
     #[test]
+    fn request_to_be_put_through_names_the_department() {
+        let asked = transfer_request("kan du stille mig om til jobcentret tak").expect("a request");
+        assert!(names(&asked, "jobcentret"));
+        assert!(!names(&asked, "borgerservice"));
+        assert!(transfer_request("jeg skal flytte min samtale på jobcentret").is_none());
+    }
+
+    #[test]
     fn repeat_goodbye_emergency_and_person() {
         assert!(is_repeat("kan du gentage det"));
         assert!(is_repeat("hvad sagde du"));
@@ -273,6 +325,10 @@ mod tests {
         assert!(!is_emergency("brandforsikring på mit hus", &[]));
         assert!(is_emergency("han er blevet helt blå", &["blå".into()]));
         assert!(is_human_request("jeg vil tale med en medarbejder"));
+        assert!(is_human_request("kan jeg ikke få fat i et menneske"));
         assert!(!is_human_request("hvad koster et pas"));
+        assert!(!is_human_request(
+            "jeg er medarbejder i kommunen og mangler min lønseddel"
+        ));
     }
 }

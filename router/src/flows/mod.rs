@@ -68,6 +68,8 @@ pub struct PromptsFile {
     pub confirm: String,
     /// After an answer.
     pub anything_else: String,
+    /// After "ja" to `anything_else`.
+    pub go_ahead: String,
     /// Asks consent before an SMS.
     pub offer_sms: String,
     /// The SMS itself; `{titel}` and `{link}` come from the answer.
@@ -88,6 +90,8 @@ pub struct PromptsFile {
     pub closed_long: String,
     /// Offers a callback when closed.
     pub callback: String,
+    /// After the citizen accepted the callback; `{afdeling}`.
+    pub callback_booked: String,
     /// Emergency: call 112.
     pub emergency: String,
     /// Goodbye.
@@ -241,13 +245,14 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 
 impl PromptsFile {
     /// Every prompt by its YAML name.
-    pub fn named(&self) -> [(&'static str, &str); 19] {
+    pub fn named(&self) -> [(&'static str, &str); 21] {
         [
             ("greeting", &self.greeting),
             ("reprompt", &self.reprompt),
             ("no_input", &self.no_input),
             ("confirm", &self.confirm),
             ("anything_else", &self.anything_else),
+            ("go_ahead", &self.go_ahead),
             ("offer_sms", &self.offer_sms),
             ("sms_text", &self.sms_text),
             ("sms_sent", &self.sms_sent),
@@ -258,6 +263,7 @@ impl PromptsFile {
             ("closed", &self.closed),
             ("closed_long", &self.closed_long),
             ("callback", &self.callback),
+            ("callback_booked", &self.callback_booked),
             ("emergency", &self.emergency),
             ("goodbye", &self.goodbye),
             ("menu", &self.menu),
@@ -268,13 +274,14 @@ impl PromptsFile {
 
 impl Flow {
     /// Validates the parsed flow against the knowledge base and the
-    /// departments; every problem is located in `text` (the file as read).
+    /// departments (`None` when the directory itself is invalid); every
+    /// problem is located in `text` (the file as read).
     pub fn validate(
         file: FlowFile,
         path: &Path,
         text: &str,
         kb: &KnowledgeBase,
-        departments: &Directory,
+        departments: Option<&Directory>,
     ) -> Result<Flow, Vec<Problem>> {
         let loc = Locator::new(path, text);
         let mut problems = Vec::new();
@@ -384,7 +391,9 @@ impl Flow {
                 format!("no_input_seconds is {}; use 2 to 30", file.no_input_seconds),
             );
         }
-        let known_department = |id: &str| departments.get(id).is_some();
+        // With an invalid directory, department ids are not checked here
+        // (its own problems are reported instead).
+        let known_department = |id: &str| departments.is_none_or(|d| d.get(id).is_some());
         if !known_department(&file.switchboard) {
             problem(
                 loc.top("switchboard"),
@@ -665,5 +674,20 @@ impl Flow {
     /// The override of `topic`, if any.
     pub fn override_for(&self, topic: &str) -> Option<&Override> {
         self.overrides.get(topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn committed_schemas_equal_generated() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../flows/schema");
+        for (name, generated) in super::schemas() {
+            let committed = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            assert!(
+                committed == generated,
+                "flows/schema/{name} is stale; run `vejviser flows schema`"
+            );
+        }
     }
 }

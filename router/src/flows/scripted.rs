@@ -78,7 +78,7 @@ pub struct TestTurn {
     #[serde(default)]
     pub expect: Vec<Expect>,
     /// Kinds of action that must not happen: say, transfer, handover,
-    /// offer_sms, send_sms, buttons, links, end.
+    /// offer_sms, send_sms, buttons, links, callback, end.
     #[serde(default)]
     pub never: Vec<String>,
     /// The topic of the turn.
@@ -107,11 +107,13 @@ pub struct Expect {
     pub buttons: Option<String>,
     /// Links are shown.
     pub links: Option<bool>,
+    /// A callback is requested from this department.
+    pub callback: Option<String>,
     /// The conversation ends.
     pub end: Option<bool>,
 }
 
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "say",
     "transfer",
     "handover",
@@ -119,6 +121,7 @@ const KINDS: [&str; 8] = [
     "send_sms",
     "buttons",
     "links",
+    "callback",
     "end",
 ];
 
@@ -132,6 +135,7 @@ fn kind(a: &Action) -> &'static str {
         Action::SendSms { .. } => "send_sms",
         Action::Transfer { .. } => "transfer",
         Action::Handover { .. } => "handover",
+        Action::Callback { .. } => "callback",
         Action::End => "end",
     }
 }
@@ -160,6 +164,7 @@ pub fn describe(a: &Action) -> String {
             "handover to {department} ({})",
             if *open_now { "open" } else { "closed" }
         ),
+        Action::Callback { department, .. } => format!("callback from {department}"),
         Action::End => "end".into(),
     }
 }
@@ -188,6 +193,7 @@ impl Expect {
                 .as_deref()
                 .is_some_and(|x| b.iter().any(|b| contains(&b.label, x))),
             Action::ShowLinks(_) => self.links == Some(true),
+            Action::Callback { department, .. } => self.callback.as_ref() == Some(department),
             Action::End => self.end == Some(true),
             Action::Listen { .. } => false,
         }
@@ -218,6 +224,9 @@ impl Expect {
         }
         if self.links.is_some() {
             parts.push("links".into());
+        }
+        if let Some(x) = &self.callback {
+            parts.push(format!("callback from {x}"));
         }
         if self.end.is_some() {
             parts.push("end".into());
@@ -366,11 +375,8 @@ fn run_case(
             }
         }
         if let Some(o) = &t.outcome {
-            if turn.outcome.as_str() != *o {
-                problems.push(format!(
-                    "expected outcome {o}, got {}",
-                    turn.outcome.as_str()
-                ));
+            if turn.outcome.code() != *o {
+                problems.push(format!("expected outcome {o}, got {}", turn.outcome.code()));
             }
         }
         if !problems.is_empty() {
@@ -382,13 +388,13 @@ fn run_case(
         }
     }
     if let Some(o) = &case.outcome {
-        if dialogue.outcome().as_str() != *o {
+        if dialogue.outcome().code() != *o {
             return Err(fail(
                 loc.find_from(at, "outcome:"),
                 "expectation",
                 format!(
                     "expected outcome {o} at the end, got {}",
-                    dialogue.outcome().as_str()
+                    dialogue.outcome().code()
                 ),
             ));
         }

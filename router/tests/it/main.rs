@@ -3,3 +3,5 @@
 mod cli;
 mod scrub;
 mod sms;
+mod flows;
+mod trace;
