@@ -6,8 +6,23 @@
 //! or logged is [`Scrubber::scrub`], which returns a [`RedactedText`].
 //!
 //! Today the scrubber removes long digit runs and e-mail addresses; the
-//! Danish rules for CPR numbers, names, addresses and health details and
-//! the SQLite store follow.
+//! Danish rules for CPR numbers, names, addresses and health details
+//! follow.
+//!
+//! [`Store`] keeps conversations and their redacted turns in SQLite, with
+//! staff accounts and sessions; it accepts text only as [`RedactedText`].
+//! [`views::router`] is the analysts' web views (login, conversations, "ikke
+//! forstået", key figures, CSV) as an axum router the server mounts.
+
+mod store;
+pub mod views;
+
+pub use store::{
+    Channel, ConversationDetail, ConversationFilter, ConversationId, ConversationSummary,
+    DayFigures, Decision, Kpis, NewConversation, NewTurn, NotUnderstoodGroup, Outcome, OutcomeKind,
+    Period, Role, Session, SessionUser, Speaker, Store, StoreError, TopicRate, Turn, TurnId,
+    MIN_PASSWORD_CHARS,
+};
 
 /// What a citizen said or typed, in memory for one turn only.
 pub struct RawUtterance(String);
