@@ -33,6 +33,11 @@ impl Project {
         Ok(Project { root, knowledge })
     }
 
+    /// The default data directory: `data/` in the project directory.
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
     pub(crate) fn load(&self) -> anyhow::Result<KnowledgeBase> {
         Ok(KnowledgeBase::load(&self.knowledge)?)
     }

@@ -5,3 +5,5 @@ pub(crate) mod eval;
 pub(crate) mod knowledge;
 pub(crate) mod match_jsonl;
 pub(crate) mod repl;
+pub(crate) mod report;
+pub(crate) mod users;
