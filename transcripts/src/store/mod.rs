@@ -275,6 +275,13 @@ impl Store {
         })
     }
 
+    /// A second connection to the same file. Give the analysts' views their
+    /// own, so a long report query never holds up the writing of turns (WAL
+    /// lets one connection read while another writes).
+    pub fn open_again(&self) -> Result<Store, StoreError> {
+        Store::open(&self.path)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -392,9 +399,11 @@ impl Store {
 
     /// Deletes a conversation and its turns; false if there was none.
     pub fn delete_conversation(&self, id: ConversationId) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM conversations WHERE id = ?1", [id.0])?;
+        let conn = self.conn();
+        let n = conn.execute("DELETE FROM conversations WHERE id = ?1", [id.0])?;
+        if n > 0 {
+            checkpoint(&conn)?;
+        }
         Ok(n > 0)
     }
 
@@ -409,8 +418,19 @@ impl Store {
             "DELETE FROM sessions WHERE expires_at <= ?1",
             [now.unix_timestamp()],
         )?;
+        if n > 0 {
+            checkpoint(&conn)?;
+        }
         Ok(n)
     }
+}
+
+/// Copies the WAL into the main file and empties it, so deleted transcripts
+/// do not linger in old WAL frames (`secure_delete` has already overwritten
+/// them in the pages). A busy reader only postpones this to the next time.
+fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    let _busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(())
 }
 
 /// Text read back from the database was redacted when it was written: the

@@ -446,3 +446,37 @@ fn users_passwords_and_sessions() {
         Err(StoreError::UnknownUser(_))
     ));
 }
+
+#[test]
+fn deleted_text_does_not_linger_in_the_files() {
+    let (dir, store, c) = seeded();
+    let text = scrub("spørgsmål om zebrafinkeregistrering");
+    store
+        .add_turn(
+            c[4],
+            &NewTurn {
+                speaker: Speaker::Citizen,
+                at: OffsetDateTime::now_utc(),
+                text: &text,
+                topic: None,
+                answer_id: None,
+                confidence: None,
+                decision: None,
+                latency_ms: None,
+            },
+        )
+        .unwrap();
+    let contains = |needle: &[u8]| {
+        ["vejviser.sqlite", "vejviser.sqlite-wal"].iter().any(|f| {
+            std::fs::read(dir.path().join(f))
+                .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        })
+    };
+    assert!(contains(b"zebrafinke"), "the marker was written");
+    assert!(store.delete_conversation(c[4]).unwrap());
+    assert!(
+        !contains(b"zebrafinke"),
+        "secure_delete and the checkpoint wiped it"
+    );
+}

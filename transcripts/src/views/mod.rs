@@ -97,7 +97,9 @@ struct AppState {
     limiter: Arc<LoginLimiter>,
 }
 
-/// The views as a router with `config.base_path` already applied.
+/// The views as a router with `config.base_path` already applied. Pass a
+/// store of their own ([`Store::open_again`]) so that analysts' queries and
+/// the writing of turns do not wait for each other.
 pub fn router(store: Store, config: ViewsConfig) -> Router {
     let base = config.base_path.trim_end_matches('/').to_string();
     let limiter = LoginLimiter::new(

@@ -111,7 +111,7 @@ pub(crate) fn seed(store: &Store) -> Vec<ConversationId> {
 /// Serves the views on a free loopback port; returns the base URL
 /// (`http://127.0.0.1:PORT`).
 pub(crate) async fn serve(store: Store, config: ViewsConfig) -> String {
-    let app = views::router(store, config);
+    let app = views::router(store.open_again().unwrap(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
