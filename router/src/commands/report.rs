@@ -1,6 +1,7 @@
 //! `vejviser report --since DATE [--until DATE] [--json]`: the analysts' key
 //! figures from the transcript store.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,7 +24,10 @@ pub(crate) fn run(
         .with_context(|| format!("opening the transcript store in {}", data_dir.display()))?;
     let kpis = store.kpis(period)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&kpis)?);
+        // Written rather than println!-ed, so a closed pipe is an error, not a panic.
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &kpis)?;
+        writeln!(out)?;
     } else {
         print_text(&kpis);
     }

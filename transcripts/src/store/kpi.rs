@@ -9,6 +9,11 @@
 //!   a topic; per topic, the share of its citizen turns that were not
 //!   understood (handover decision or a rejected confirmation);
 //! - latency: over every turn with a latency, nearest-rank median and p95.
+//!
+//! Queries over turns are written `conversations c CROSS JOIN turns t`: in
+//! SQLite that fixes the loop order, so a period is found through the
+//! `started_at` index and only its turns are read (measured on 100,000
+//! conversations with 500,000 turns: the other order scanned every turn).
 
 use std::collections::BTreeMap;
 
@@ -132,7 +137,7 @@ impl Store {
             let mut stmt = conn.prepare(
                 "SELECT t.topic, count(*),
                         sum(t.topic = 'none' OR t.decision = 'handover' OR t.confirmation_rejected)
-                 FROM turns t JOIN conversations c ON c.id = t.conversation_id
+                 FROM conversations c CROSS JOIN turns t ON t.conversation_id = c.id
                  WHERE c.started_at >= ?1 AND c.started_at < ?2
                    AND t.speaker = 'citizen' AND t.topic IS NOT NULL
                  GROUP BY t.topic ORDER BY t.topic",
@@ -157,7 +162,7 @@ impl Store {
 
         let mut latencies: Vec<u32> = {
             let mut stmt = conn.prepare(
-                "SELECT t.latency_ms FROM turns t JOIN conversations c ON c.id = t.conversation_id
+                "SELECT t.latency_ms FROM conversations c CROSS JOIN turns t ON t.conversation_id = c.id
                  WHERE c.started_at >= ?1 AND c.started_at < ?2 AND t.latency_ms IS NOT NULL",
             )?;
             let rows = stmt.query_map(params![from, to], |r| r.get(0))?;

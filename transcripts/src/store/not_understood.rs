@@ -10,7 +10,7 @@
 //! from a clustering crate because it is a few lines over sets of stems and
 //! the analysts need the groups to be explainable ("shares these words").
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::params;
 use rust_stemmers::{Algorithm, Stemmer};
@@ -78,15 +78,30 @@ fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
 fn group(items: Vec<(ConversationId, RedactedText)>) -> Vec<NotUnderstoodGroup> {
     let stemmer = Stemmer::create(Algorithm::Danish);
     let mut groups: Vec<Group> = Vec::new();
+    // Stem -> groups whose key holds it. A Jaccard index of 0.5 needs a
+    // shared stem, so only those groups are compared: without this the
+    // work grows with utterances × groups.
+    let mut postings: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut empty_group: Option<usize> = None;
     for (conversation, text) in items {
         let set = words(text.as_str(), &stemmer);
-        let best = groups
-            .iter_mut()
-            .map(|g| (jaccard(&g.key, &set), g))
+        let mut candidates: Vec<usize> = set
+            .iter()
+            .filter_map(|w| postings.get(w))
+            .flatten()
+            .copied()
+            .chain(if set.is_empty() { empty_group } else { None })
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let best = candidates
+            .into_iter()
+            .map(|i| (jaccard(&groups[i].key, &set), i))
             .filter(|(s, _)| *s >= THRESHOLD)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
         match best {
-            Some((_, g)) => {
+            Some((_, i)) => {
+                let g = &mut groups[i];
                 g.count += 1;
                 g.shared = g.shared.intersection(&set).cloned().collect();
                 if g.examples.len() < EXAMPLES {
@@ -94,13 +109,22 @@ fn group(items: Vec<(ConversationId, RedactedText)>) -> Vec<NotUnderstoodGroup> 
                     g.conversations.push(conversation);
                 }
             }
-            None => groups.push(Group {
-                shared: set.clone(),
-                key: set,
-                count: 1,
-                examples: vec![text],
-                conversations: vec![conversation],
-            }),
+            None => {
+                let i = groups.len();
+                for w in &set {
+                    postings.entry(w.clone()).or_default().push(i);
+                }
+                if set.is_empty() {
+                    empty_group = Some(i);
+                }
+                groups.push(Group {
+                    shared: set.clone(),
+                    key: set,
+                    count: 1,
+                    examples: vec![text],
+                    conversations: vec![conversation],
+                });
+            }
         }
     }
     let mut out: Vec<NotUnderstoodGroup> = groups
@@ -123,8 +147,8 @@ impl Store {
         let items = {
             let conn = self.conn();
             let mut stmt = conn.prepare(
-                "SELECT t.conversation_id, t.text FROM turns t
-                 JOIN conversations c ON c.id = t.conversation_id
+                "SELECT t.conversation_id, t.text
+                 FROM conversations c CROSS JOIN turns t ON t.conversation_id = c.id
                  WHERE c.started_at >= ?1 AND c.started_at < ?2 AND t.speaker = 'citizen'
                    AND (t.topic = 'none' OR t.decision = 'handover' OR t.confirmation_rejected)
                  ORDER BY t.id DESC LIMIT ?3",
@@ -170,6 +194,28 @@ mod tests {
             groups[0].shared_words
         );
         assert_eq!(groups[1].count, 1);
+    }
+
+    #[test]
+    fn many_utterances_fall_into_their_clusters() {
+        let stems = ["hundelicens", "pool", "juletræ", "fyrværkeri"];
+        let items: Vec<_> = (0..4000)
+            .map(|i| {
+                let text = format!("{} {}", stems[i % 4], ["i dag", "nu", "tak"][i % 3]);
+                (ConversationId(i as i64), t(&text))
+            })
+            .chain([
+                (ConversationId(9), t("[CPR]")),
+                (ConversationId(10), t("øh [TELEFON]")),
+            ])
+            .collect();
+        let groups = group(items);
+        let counts: Vec<u32> = groups.iter().map(|g| g.count).collect();
+        let keys: Vec<_> = groups
+            .iter()
+            .map(|g| (g.count, g.examples[0].as_str(), &g.shared_words))
+            .collect();
+        assert_eq!(counts, [1000, 1000, 1000, 1000, 2], "{keys:?}");
     }
 
     #[test]

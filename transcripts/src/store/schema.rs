@@ -36,7 +36,6 @@ const MIGRATIONS: &[&str] = &[
         latency_ms            INTEGER
     );
     CREATE INDEX turns_conversation ON turns (conversation_id, id);
-    CREATE INDEX turns_topic ON turns (topic);
     CREATE TABLE users (
         name          TEXT PRIMARY KEY,
         role          TEXT NOT NULL CHECK (role IN ('analyst', 'editor', 'admin')),
