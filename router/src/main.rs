@@ -69,13 +69,13 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// The data directory (default: data/ in the project directory).
-        #[arg(long)]
+        #[arg(long = "data")]
         data_dir: Option<PathBuf>,
     },
     /// Manage staff accounts for the analysts' views.
     Users {
         /// The data directory (default: data/ in the project directory).
-        #[arg(long, global = true)]
+        #[arg(long = "data", global = true)]
         data_dir: Option<PathBuf>,
         #[command(subcommand)]
         what: commands::users::UsersCommand,

@@ -53,6 +53,7 @@ fn print_text(k: &Kpis) {
         println!("  {dept:<16}{n}");
     }
     println!("handed over       {}", k.handed_over);
+    println!("emergency (112)   {}", k.emergency);
     println!("abandoned         {}", k.abandoned);
     println!(
         "out of hours      {} ({})",

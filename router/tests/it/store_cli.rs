@@ -18,7 +18,7 @@ fn vejviser(data: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
         .args(["--root", repo().to_str().expect("utf-8 path")])
         .args(args)
-        .args(["--data-dir", data.to_str().expect("utf-8 path")])
+        .args(["--data", data.to_str().expect("utf-8 path")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

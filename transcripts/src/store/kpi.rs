@@ -2,8 +2,8 @@
 //!
 //! Definitions (conversations are counted by when they started):
 //! - containment: answered or SMS sent, as a share of the conversations
-//!   that have ended (transferred, handed over and abandoned are not
-//!   contained);
+//!   that have ended (transferred, handed over, emergency and abandoned are
+//!   not contained);
 //! - out-of-hours share: of all conversations in the period;
 //! - `none` rate: citizen turns whose topic is `none`, of citizen turns with
 //!   a topic; per topic, the share of its citizen turns that were not
@@ -39,6 +39,8 @@ pub struct Kpis {
     pub sms_sent: u64,
     pub transferred: u64,
     pub handed_over: u64,
+    /// Told to call 112.
+    pub emergency: u64,
     pub abandoned: u64,
     /// Transfers per department id.
     pub transfers_per_department: BTreeMap<String, u64>,
@@ -211,6 +213,7 @@ impl Store {
             sms_sent: get("sms_sent"),
             transferred: get("transferred"),
             handed_over: get("handed_over"),
+            emergency: get("emergency"),
             abandoned: get("abandoned"),
             transfers_per_department: transfers,
             out_of_hours,

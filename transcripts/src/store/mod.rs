@@ -109,8 +109,10 @@ pub enum Outcome {
     SmsSent,
     /// The call was transferred to a department (its id in topics.yaml).
     Transferred { department: String },
-    /// Handed over to a person (the switchboard or a chat agent).
-    HandedOver,
+    /// Handed over to a person: the switchboard or a chat agent (its id).
+    HandedOver { department: String },
+    /// An emergency: the citizen was told to call 112.
+    Emergency,
     /// The citizen left before any of the above.
     Abandoned,
 }
@@ -121,14 +123,18 @@ impl Outcome {
             Outcome::Answered => OutcomeKind::Answered,
             Outcome::SmsSent => OutcomeKind::SmsSent,
             Outcome::Transferred { .. } => OutcomeKind::Transferred,
-            Outcome::HandedOver => OutcomeKind::HandedOver,
+            Outcome::HandedOver { .. } => OutcomeKind::HandedOver,
+            Outcome::Emergency => OutcomeKind::Emergency,
             Outcome::Abandoned => OutcomeKind::Abandoned,
         }
     }
 
+    /// The department transferred or handed over to.
     pub fn department(&self) -> Option<&str> {
         match self {
-            Outcome::Transferred { department } => Some(department),
+            Outcome::Transferred { department } | Outcome::HandedOver { department } => {
+                Some(department)
+            }
             _ => None,
         }
     }
@@ -140,7 +146,10 @@ impl Outcome {
             OutcomeKind::Transferred => Outcome::Transferred {
                 department: department.unwrap_or_default(),
             },
-            OutcomeKind::HandedOver => Outcome::HandedOver,
+            OutcomeKind::HandedOver => Outcome::HandedOver {
+                department: department.unwrap_or_default(),
+            },
+            OutcomeKind::Emergency => Outcome::Emergency,
             OutcomeKind::Abandoned => Outcome::Abandoned,
         })
     }
@@ -393,6 +402,19 @@ impl Store {
                 None => StoreError::UnknownConversation(id.0),
                 Some(_) => StoreError::ConversationEnded(id.0),
             });
+        }
+        Ok(())
+    }
+
+    /// Flags a conversation as out of hours (the dialogue may learn it at
+    /// any turn, e.g. when a transfer finds the department closed).
+    pub fn mark_out_of_hours(&self, id: ConversationId) -> Result<(), StoreError> {
+        let n = self.conn().execute(
+            "UPDATE conversations SET out_of_hours = 1 WHERE id = ?1",
+            [id.0],
+        )?;
+        if n == 0 {
+            return Err(StoreError::UnknownConversation(id.0));
         }
         Ok(())
     }

@@ -18,15 +18,17 @@ pub enum OutcomeKind {
     SmsSent,
     Transferred,
     HandedOver,
+    Emergency,
     Abandoned,
 }
 
 impl OutcomeKind {
-    pub const ALL: [OutcomeKind; 5] = [
+    pub const ALL: [OutcomeKind; 6] = [
         OutcomeKind::Answered,
         OutcomeKind::SmsSent,
         OutcomeKind::Transferred,
         OutcomeKind::HandedOver,
+        OutcomeKind::Emergency,
         OutcomeKind::Abandoned,
     ];
 
@@ -36,6 +38,7 @@ impl OutcomeKind {
             OutcomeKind::SmsSent => "sms_sent",
             OutcomeKind::Transferred => "transferred",
             OutcomeKind::HandedOver => "handed_over",
+            OutcomeKind::Emergency => "emergency",
             OutcomeKind::Abandoned => "abandoned",
         }
     }
@@ -98,7 +101,7 @@ pub struct ConversationFilter {
     /// Some turn matched this topic.
     pub topic: Option<String>,
     pub outcome: Option<OutcomeKind>,
-    /// Transferred to this department.
+    /// Transferred or handed over to this department.
     pub department: Option<String>,
     pub out_of_hours: Option<bool>,
     /// Some turn's redacted text contains this (case-insensitive).

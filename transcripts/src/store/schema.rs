@@ -16,7 +16,8 @@ const MIGRATIONS: &[&str] = &[
         started_at   INTEGER NOT NULL,
         ended_at     INTEGER,
         outcome      TEXT CHECK (outcome IN
-                       ('answered', 'sms_sent', 'transferred', 'handed_over', 'abandoned')),
+                       ('answered', 'sms_sent', 'transferred', 'handed_over', 'emergency',
+                        'abandoned')),
         department   TEXT,
         out_of_hours INTEGER NOT NULL DEFAULT 0
     );

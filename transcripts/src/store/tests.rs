@@ -126,7 +126,9 @@ fn seeded() -> (tempfile::TempDir, Store, Vec<ConversationId>) {
                     Some(Decision::Handover),
                     Some(200),
                 )],
-                outcome: Some(Outcome::HandedOver),
+                outcome: Some(Outcome::HandedOver {
+                    department: "omstilling".into(),
+                }),
             },
         ),
         add(
@@ -479,4 +481,31 @@ fn deleted_text_does_not_linger_in_the_files() {
         !contains(b"zebrafinke"),
         "secure_delete and the checkpoint wiped it"
     );
+}
+
+#[test]
+fn emergency_and_a_late_out_of_hours_flag() {
+    let (_dir, store, c) = seeded();
+    store.mark_out_of_hours(c[4]).unwrap();
+    store
+        .end_conversation(c[4], datetime!(2026-11-03 09:01 UTC), &Outcome::Emergency)
+        .unwrap();
+    let s = store.conversation(c[4]).unwrap().unwrap().summary;
+    assert!(s.out_of_hours);
+    assert_eq!(s.outcome, Some(Outcome::Emergency));
+    let k = store
+        .kpis(
+            Period::from_days("2026-11-01", Some("2026-11-30"), OffsetDateTime::now_utc()).unwrap(),
+        )
+        .unwrap();
+    assert_eq!((k.emergency, k.ended, k.out_of_hours), (1, 5, 2));
+    assert_eq!(k.containment, Some(0.4));
+    assert!(matches!(
+        store.end_conversation(c[4], OffsetDateTime::now_utc(), &Outcome::Answered),
+        Err(StoreError::ConversationEnded(_))
+    ));
+    assert!(matches!(
+        store.mark_out_of_hours(ConversationId(5555)),
+        Err(StoreError::UnknownConversation(5555))
+    ));
 }

@@ -50,6 +50,7 @@ pub(super) fn outcome_label(k: OutcomeKind) -> &'static str {
         OutcomeKind::SmsSent => "SMS sendt",
         OutcomeKind::Transferred => "Omstillet",
         OutcomeKind::HandedOver => "Overdraget til medarbejder",
+        OutcomeKind::Emergency => "Nødsituation (112)",
         OutcomeKind::Abandoned => "Afbrudt",
     }
 }

@@ -474,6 +474,7 @@ pub(super) async fn kpis(
 <dt>SMS sendt</dt><dd>{sms}</dd>
 <dt>Omstillet</dt><dd>{tr}</dd>
 <dt>Overdraget til medarbejder</dt><dd>{ho}</dd>
+<dt>Nødsituation (112)</dt><dd>{em}</dd>
 <dt>Afbrudt</dt><dd>{ab}</dd>
 <dt>Uden for åbningstid</dt><dd>{ooh} ({oohs})</dd>
 <dt>Andel «none» af borgerytringer</dt><dd>{none}</dd>
@@ -492,6 +493,7 @@ pub(super) async fn kpis(
         sms = k.sms_sent,
         tr = k.transferred,
         ho = k.handed_over,
+        em = k.emergency,
         ab = k.abandoned,
         ooh = k.out_of_hours,
         oohs = pct(k.out_of_hours_share),
@@ -558,6 +560,7 @@ pub(crate) fn kpis_csv_bytes(k: &Kpis) -> Result<Vec<u8>, csv::Error> {
         ("samlet", "sms_sendt", k.sms_sent.to_string()),
         ("samlet", "omstillet", k.transferred.to_string()),
         ("samlet", "overdraget", k.handed_over.to_string()),
+        ("samlet", "noedsituation", k.emergency.to_string()),
         ("samlet", "afbrudt", k.abandoned.to_string()),
         ("samlet", "uden_for_aabningstid", k.out_of_hours.to_string()),
         (

@@ -66,7 +66,9 @@ pub(crate) fn seed(store: &Store) -> Vec<ConversationId> {
             datetime!(2026-11-03 11:00 UTC),
             false,
             &[("må man have høns i haven", "none", Decision::Handover)],
-            Outcome::HandedOver,
+            Outcome::HandedOver {
+                department: "omstilling".into(),
+            },
         ),
     ];
     let mut ids = Vec::new();
