@@ -59,7 +59,7 @@ enum Command {
     },
     /// Key figures from the transcript store since a date.
     Report {
-        /// First day, YYYY-MM-DD (UTC).
+        /// First day, YYYY-MM-DD (a Danish day).
         #[arg(long)]
         since: String,
         /// Last day, inclusive (default: up to now).

@@ -14,6 +14,7 @@
 //! [`views::router`] is the analysts' web views (login, conversations, "ikke
 //! forstået", key figures, CSV) as an axum router the server mounts.
 
+mod danish_time;
 mod store;
 pub mod views;
 

@@ -1,6 +1,7 @@
 //! Key figures over a period.
 //!
-//! Definitions (conversations are counted by when they started):
+//! Definitions (conversations are counted by when they started; days are
+//! Danish days):
 //! - containment: answered or SMS sent, as a share of the conversations
 //!   that have ended (transferred, handed over, emergency and abandoned are
 //!   not contained);
@@ -21,7 +22,8 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::query::Period;
-use super::{Store, StoreError};
+use super::{timestamp, Store, StoreError};
+use crate::danish_time;
 
 /// The key figures of a period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,8 +65,8 @@ pub struct TopicRate {
     pub rate: f64,
 }
 
-/// One UTC day's figures, for the chart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One Danish day's figures, for the chart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DayFigures {
     /// YYYY-MM-DD
     pub date: String,
@@ -172,30 +174,38 @@ impl Store {
         };
         latencies.sort_unstable();
 
+        // Days are Danish days, so the rows are bucketed here, not in SQL.
         let days = {
             let mut stmt = conn.prepare(
-                "SELECT date(started_at, 'unixepoch') AS day, count(*),
-                        sum(outcome IN ('answered', 'sms_sent')),
-                        sum(outcome = 'transferred'), sum(outcome = 'handed_over'),
-                        sum(outcome = 'sms_sent'), sum(out_of_hours)
-                 FROM conversations WHERE started_at >= ?1 AND started_at < ?2
-                 GROUP BY day ORDER BY day",
+                "SELECT started_at, outcome, out_of_hours FROM conversations
+                 WHERE started_at >= ?1 AND started_at < ?2",
             )?;
-            let rows = stmt.query_map(params![from, to], |r| {
-                let n = |i: usize| -> rusqlite::Result<u64> {
-                    Ok(count(r.get::<_, Option<i64>>(i)?.unwrap_or(0)))
-                };
-                Ok(DayFigures {
-                    date: r.get(0)?,
-                    conversations: n(1)?,
-                    contained: n(2)?,
-                    transferred: n(3)?,
-                    handed_over: n(4)?,
-                    sms_sent: n(5)?,
-                    out_of_hours: n(6)?,
-                })
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()?
+            let mut by_day: BTreeMap<time::Date, DayFigures> = BTreeMap::new();
+            let mut rows = stmt.query(params![from, to])?;
+            while let Some(r) = rows.next()? {
+                let day = danish_time::local(timestamp(r.get(0)?)).date();
+                let outcome: Option<String> = r.get(1)?;
+                let ooh: bool = r.get(2)?;
+                let d = by_day.entry(day).or_insert_with(|| DayFigures {
+                    date: day.to_string(),
+                    ..DayFigures::default()
+                });
+                d.conversations += 1;
+                match outcome.as_deref() {
+                    Some("answered") => d.contained += 1,
+                    Some("sms_sent") => {
+                        d.contained += 1;
+                        d.sms_sent += 1;
+                    }
+                    Some("transferred") => d.transferred += 1,
+                    Some("handed_over") => d.handed_over += 1,
+                    _ => {}
+                }
+                if ooh {
+                    d.out_of_hours += 1;
+                }
+            }
+            by_day.into_values().collect()
         };
 
         let rfc3339 = |t: time::OffsetDateTime| {

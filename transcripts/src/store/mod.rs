@@ -17,7 +17,8 @@
 //!   one connection behind a mutex, which is enough for the write rate of
 //!   a municipality's calls and chats (see `transcripts-crash-writer` for
 //!   the measured rate).
-//! - Times are stored as UTC unix seconds; days in reports are UTC days.
+//! - Times are stored as UTC unix seconds; the days of filters and reports
+//!   are Danish days (see `danish_time`).
 
 mod kpi;
 mod not_understood;

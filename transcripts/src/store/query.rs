@@ -3,13 +3,13 @@
 
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, OptionalExtension, Row};
-use time::{Date, OffsetDateTime, Time};
+use time::{Date, OffsetDateTime};
 
 use super::{
     stored_text, timestamp, Channel, ConversationId, Decision, Outcome, Speaker, Store, StoreError,
     TurnId,
 };
-use crate::RedactedText;
+use crate::{danish_time, RedactedText};
 
 /// The kind of an outcome, for filtering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,14 +56,14 @@ pub struct Period {
 }
 
 impl Period {
-    /// From the start of day `from` (YYYY-MM-DD, UTC) to the end of day
+    /// From the start of Danish day `from` (YYYY-MM-DD) to the end of day
     /// `until` (inclusive), or to `now` when there is no `until`.
     pub fn from_days(
         from: &str,
         until: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Period, StoreError> {
-        let from = parse_day(from)?.with_time(Time::MIDNIGHT).assume_utc();
+        let from = danish_time::start_of_day(parse_day(from)?);
         let to = match until {
             Some(u) => day_after(parse_day(u)?),
             None => now + time::Duration::seconds(1),
@@ -87,7 +87,7 @@ pub(crate) fn parse_day(s: &str) -> Result<Date, StoreError> {
 }
 
 fn day_after(d: Date) -> OffsetDateTime {
-    d.with_time(Time::MIDNIGHT).assume_utc() + time::Duration::days(1)
+    danish_time::start_of_day(d.next_day().unwrap_or(d))
 }
 
 /// Which conversations to list. Every field left `None` matches all.

@@ -509,3 +509,30 @@ fn emergency_and_a_late_out_of_hours_flag() {
         Err(StoreError::UnknownConversation(5555))
     ));
 }
+
+#[test]
+fn days_are_danish_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).unwrap();
+    // 22:30 UTC on 1 July is 00:30 on 2 July in Denmark (summer time).
+    add(
+        &store,
+        Seed {
+            channel: Channel::Voice,
+            at: datetime!(2026-07-01 22:30 UTC),
+            ooh: true,
+            turns: &[],
+            outcome: Some(Outcome::Abandoned),
+        },
+    );
+    let now = OffsetDateTime::now_utc();
+    let k = store
+        .kpis(Period::from_days("2026-07-02", Some("2026-07-02"), now).unwrap())
+        .unwrap();
+    assert_eq!(k.conversations, 1);
+    assert_eq!(k.days[0].date, "2026-07-02");
+    let before = store
+        .kpis(Period::from_days("2026-07-01", Some("2026-07-01"), now).unwrap())
+        .unwrap();
+    assert_eq!(before.conversations, 0);
+}

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use time::OffsetDateTime;
 
+use crate::danish_time;
 use crate::store::{Channel, Decision, OutcomeKind, Role, SessionUser, Speaker};
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -27,14 +28,15 @@ pub(super) fn esc(s: &str) -> String {
     out
 }
 
+/// Danish local time, to the minute.
 pub(super) fn datetime(t: OffsetDateTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    t.format(f).unwrap_or_default()
+    danish_time::local(t).format(f).unwrap_or_default()
 }
 
+/// The Danish date.
 pub(super) fn date(t: OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day]");
-    t.format(f).unwrap_or_default()
+    danish_time::local(t).date().to_string()
 }
 
 pub(super) fn channel_label(c: Channel) -> &'static str {

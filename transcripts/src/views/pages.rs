@@ -141,7 +141,7 @@ pub(super) async fn conversations(
         body,
         r#"<p>{total} samtaler. <a href="{base}/samtaler.csv?{raw}" download>Hent som CSV</a></p>
 <table><caption>Samtaler, nyeste først</caption><thead><tr>
-<th scope="col">Nr.</th><th scope="col">Start (UTC)</th><th scope="col">Kanal</th><th scope="col">Udfald</th>
+<th scope="col">Nr.</th><th scope="col">Start</th><th scope="col">Kanal</th><th scope="col">Udfald</th>
 <th scope="col">Afdeling</th><th scope="col">Uden for åbningstid</th><th scope="col">Emner</th><th scope="col">Ture</th>
 </tr></thead><tbody>"#,
         base = esc(&base),
@@ -293,7 +293,7 @@ pub(super) async fn conversation(
 <dt>Uden for åbningstid</dt><dd>{ooh}</dd>
 </dl>
 <table><caption>Ture</caption><thead><tr>
-<th scope="col">Tid (UTC)</th><th scope="col">Taler</th><th scope="col">Tekst (renset)</th><th scope="col">Emne</th>
+<th scope="col">Tid</th><th scope="col">Taler</th><th scope="col">Tekst (renset)</th><th scope="col">Emne</th>
 <th scope="col">Svar</th><th scope="col">Sikkerhed</th><th scope="col">Beslutning</th><th scope="col">Svartid (ms)</th>
 </tr></thead><tbody>"#,
         ch = html::channel_label(s.channel),
