@@ -73,6 +73,29 @@ enum Command {
         #[command(subcommand)]
         what: commands::sms::SmsCommand,
     },
+    /// Key figures from the transcript store since a date.
+    Report {
+        /// First day, YYYY-MM-DD (a Danish day).
+        #[arg(long)]
+        since: String,
+        /// Last day, inclusive (default: up to now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The data directory (default: data/ in the project directory).
+        #[arg(long = "data")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Manage staff accounts for the analysts' views.
+    Users {
+        /// The data directory (default: data/ in the project directory).
+        #[arg(long = "data", global = true)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        what: commands::users::UsersCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -89,6 +112,13 @@ fn main() -> ExitCode {
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
             Command::Flows { what } => commands::flows::run(&project, what),
             Command::Sms { what } => commands::sms::run(&project, what),
+            Command::Report {
+                since,
+                until,
+                json,
+                data_dir,
+            } => commands::report::run(&project, data_dir, &since, until.as_deref(), json),
+            Command::Users { data_dir, what } => commands::users::run(&project, data_dir, what),
         });
     match result {
         Ok(code) => code,

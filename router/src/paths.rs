@@ -38,6 +38,11 @@ impl Project {
         })
     }
 
+    /// The default data directory: `data/` in the project directory.
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
     pub(crate) fn load(&self) -> anyhow::Result<KnowledgeBase> {
         Ok(KnowledgeBase::load(&self.knowledge)?)
     }

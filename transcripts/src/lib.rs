@@ -9,6 +9,22 @@
 //! recognition output and typed chat: CPR, phone, e-mail, bank account,
 //! licence plate, date of birth, case number, names, addresses and health
 //! details, each replaced by a typed placeholder (`[CPR]`, `[NAVN]`, ...).
+//!
+//! [`Store`] keeps conversations and their redacted turns in SQLite, with
+//! staff accounts and sessions; it accepts text only as [`RedactedText`].
+//! [`views::router`] is the analysts' web views (login, conversations, "ikke
+//! forstået", key figures, CSV) as an axum router the server mounts.
+
+mod danish_time;
+mod store;
+pub mod views;
+
+pub use store::{
+    Channel, ConversationDetail, ConversationFilter, ConversationId, ConversationSummary,
+    DayFigures, Decision, Kpis, NewConversation, NewTurn, NotUnderstoodGroup, Outcome, OutcomeKind,
+    Period, Role, Session, SessionUser, Speaker, Store, StoreError, TopicRate, Turn, TurnId,
+    MIN_PASSWORD_CHARS,
+};
 
 /// What a citizen said or typed, in memory for one turn only.
 pub struct RawUtterance(String);

@@ -8,3 +8,5 @@ pub(crate) mod match_jsonl;
 pub(crate) mod repl;
 pub(crate) mod scrub;
 pub(crate) mod sms;
+pub(crate) mod report;
+pub(crate) mod users;

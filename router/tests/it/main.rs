@@ -5,3 +5,4 @@ mod scrub;
 mod sms;
 mod flows;
 mod trace;
+mod store_cli;
