@@ -18,6 +18,7 @@ mod index;
 mod load;
 mod matcher;
 mod model;
+mod semantic;
 pub mod yaml;
 
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ pub use error::{KnowledgeError, Location, Problem};
 pub use fingerprint::Fingerprint;
 pub use load::{KnowledgePaths, MAX_SPOKEN_SENTENCES};
 pub use matcher::{Candidate, Channel, Decision, Features, Match, Matcher, Thresholds};
+pub use semantic::{cosine, Embedder};
 pub use model::{
     Answer, Link, LinkKind, SettingValue, Settings, Taxonomy, Topic, Unit, TOPIC_EMERGENCY,
     TOPIC_HUMAN, TOPIC_NONE,
