@@ -125,7 +125,11 @@ impl<'a> ModelFile<'a> {
         c.count("token types")?;
         let eps = c.f32("epsilon")?;
         let qk = c.count("block size")?;
-        if qk != BLOCK || heads == 0 || hidden % heads != 0 || hidden % BLOCK != 0 || ff % BLOCK != 0
+        if qk != BLOCK
+            || heads == 0
+            || hidden % heads != 0
+            || hidden % BLOCK != 0
+            || ff % BLOCK != 0
         {
             return Err(FormatError("unsupported shape".into()));
         }

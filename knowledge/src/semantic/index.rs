@@ -54,9 +54,8 @@ impl SemanticIndex {
         cache: Option<&Path>,
     ) -> SemanticIndex {
         let dim = embedder.dim();
-        let key_of = |text: &str| {
-            stable_hash(&[&embedder.model_key.to_le_bytes(), text.as_bytes()])
-        };
+        let key_of =
+            |text: &str| stable_hash(&[&embedder.model_key.to_le_bytes(), text.as_bytes()]);
         let mut cached = cache
             .map(|p| read_cache(p, embedder.model_key, dim))
             .unwrap_or_default();
