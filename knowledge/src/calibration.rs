@@ -50,7 +50,6 @@ impl Default for ConfidenceModel {
     }
 }
 
-
 const FEATURE_NAMES: [&str; N_FEATURES] = [
     "log_score",
     "margin",
@@ -78,19 +77,44 @@ impl ConfidenceModel {
     /// Fits the logistic weights to (features, best candidate was right);
     /// thresholds and fusion weight are left to the caller.
     pub fn fit(samples: &[(Features, bool)]) -> ConfidenceModel {
+        let n = samples.len().max(1) as f64;
+        // Gradient descent on standardised features (mean 0, spread 1), so
+        // one step size suits features of any scale; the weights are
+        // converted back to the raw features at the end.
+        let mut mean = [0.0f64; N_FEATURES];
+        let mut spread = [0.0f64; N_FEATURES];
+        for (f, _) in samples {
+            for (m, x) in mean.iter_mut().zip(f.as_array()) {
+                *m += f64::from(x) / n;
+            }
+        }
+        for (f, _) in samples {
+            for ((s, m), x) in spread.iter_mut().zip(&mean).zip(f.as_array()) {
+                *s += (f64::from(x) - m).powi(2) / n;
+            }
+        }
+        let spread = spread.map(|v| if v > 1e-12 { v.sqrt() } else { 1.0 });
+        let standard: Vec<([f64; N_FEATURES], f64)> = samples
+            .iter()
+            .map(|(f, y)| {
+                let a = f.as_array();
+                (
+                    std::array::from_fn(|k| (f64::from(a[k]) - mean[k]) / spread[k]),
+                    f64::from(u8::from(*y)),
+                )
+            })
+            .collect();
         let mut w = [0.0f64; N_FEATURES];
         let mut b = 0.0f64;
-        let n = samples.len().max(1) as f64;
         let rate = 0.5;
         let l2 = 1e-3;
         for _ in 0..4000 {
             let mut gw = [0.0f64; N_FEATURES];
             let mut gb = 0.0f64;
-            for (f, y) in samples {
-                let x = f.as_array().map(f64::from);
-                let z: f64 = w.iter().zip(&x).map(|(w, x)| w * x).sum::<f64>() + b;
+            for (x, y) in &standard {
+                let z: f64 = w.iter().zip(x).map(|(w, x)| w * x).sum::<f64>() + b;
                 let p = 1.0 / (1.0 + (-z).exp());
-                let err = p - f64::from(u8::from(*y));
+                let err = p - y;
                 for k in 0..N_FEATURES {
                     gw[k] += err * x[k];
                 }
@@ -101,9 +125,11 @@ impl ConfidenceModel {
             }
             b -= rate * gb / n;
         }
+        let raw: [f64; N_FEATURES] = std::array::from_fn(|k| w[k] / spread[k]);
+        let bias = b - raw.iter().zip(&mean).map(|(w, m)| w * m).sum::<f64>();
         ConfidenceModel {
-            weights: w.map(|v| v as f32),
-            bias: b as f32,
+            weights: raw.map(|v| v as f32),
+            bias: bias as f32,
             ..ConfidenceModel::default()
         }
     }

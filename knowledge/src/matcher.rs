@@ -98,12 +98,15 @@ pub struct Features {
     pub log_terms: f32,
     /// 1 for voice, 0 for chat.
     pub voice: f32,
-    /// Cosine of the query with the best topic's closest text (0 without
-    /// the semantic channel).
+    /// Cosine of the query with the best topic's closest text, times 10
+    /// (0 without the semantic channel).
     pub semantic: f32,
-    /// That cosine minus the best cosine of any other in-scope topic.
+    /// That cosine minus the best cosine of any other in-scope topic, on
+    /// the query's scale (the closest topic's cosine minus the median
+    /// topic's).
     pub semantic_margin: f32,
-    /// Best cosine of an out-of-scope example minus `semantic`.
+    /// Best cosine of an out-of-scope example minus the best topic's, on
+    /// the same scale.
     pub out_of_scope_gap: f32,
 }
 
@@ -198,6 +201,10 @@ const TOP_DOCS: usize = 30;
 /// topic matching is evidence for the topic.
 const FURTHER_ANSWER_WEIGHT: f32 = 0.15;
 const MAX_CANDIDATES: usize = 5;
+/// The similarity feature in tenths of a cosine: cosines of e5 crowd
+/// between 0.7 and 0.95, and the logistic fit converges when features
+/// vary by about one.
+const SEMANTIC_SCALE: f32 = 10.0;
 
 impl Matcher {
     /// Builds the lexical index for `kb` in memory.
@@ -425,8 +432,20 @@ impl Matcher {
             }
         }
 
+        // Semantic similarity on the query's own scale: 1 for the closest
+        // topic, 0 for the median topic. How far apart cosines lie varies
+        // from one query to the next (long spoken ones crowd together), so
+        // raw cosines would weigh differently against the lexical score.
+        let (sem_floor, sem_span) = {
+            let mut sorted: Vec<f32> = sem_topic[1..].to_vec();
+            sorted.sort_by(f32::total_cmp);
+            let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+            let top = sem_topic.iter().copied().fold(f32::MIN, f32::max);
+            (median, (top - median).max(1e-3))
+        };
+        let sem_rel = |c: f32| (c - sem_floor) / sem_span;
         // Fused scores: lexical relative to the best topic, plus the
-        // semantic similarity times the fitted fusion weight.
+        // relative semantic similarity times the fitted fusion weight.
         let fusion = if sem_entry.is_some() {
             model.fusion
         } else {
@@ -441,7 +460,7 @@ impl Matcher {
         };
         let mut best_entry: Vec<Option<(f32, usize)>> = vec![None; n_topics];
         for ord in 0..self.entries.len() {
-            let sem = sem_entry.as_ref().map_or(0.0, |s| s[ord].max(0.0));
+            let sem = sem_entry.as_ref().map_or(0.0, |s| sem_rel(s[ord]));
             if lex_entry[ord] <= 0.0 && sem_entry.is_none() {
                 continue;
             }
@@ -454,7 +473,7 @@ impl Matcher {
         let mut ranked: Vec<(usize, f32, usize)> = Vec::new();
         for (t, best) in best_entry.iter().enumerate() {
             if let Some((_, ord)) = best {
-                let f = rel(lex_topic[t]) + fusion * sem_topic[t].max(0.0);
+                let f = rel(lex_topic[t]) + fusion * sem_rel(sem_topic[t]);
                 ranked.push((t, f, *ord));
             }
         }
@@ -480,9 +499,9 @@ impl Matcher {
                 .filter(|&t| t != winner)
                 .map(|t| sem_topic[t])
                 .fold(-1.0f32, f32::max);
-            features.semantic = sem_topic[winner];
-            features.semantic_margin = sem_topic[winner] - other_sem;
-            features.out_of_scope_gap = sem_topic[0] - sem_topic[winner];
+            features.semantic = SEMANTIC_SCALE * sem_topic[winner];
+            features.semantic_margin = (sem_topic[winner] - other_sem) / sem_span;
+            features.out_of_scope_gap = (sem_topic[0] - sem_topic[winner]) / sem_span;
         }
         let confidence = model.confidence(&features);
         let candidates: Vec<Candidate> = ranked

@@ -55,9 +55,14 @@ impl Project {
         self.matcher_for(&kb)
     }
 
+    /// The embedding cache file.
+    pub(crate) fn embedding_cache(&self) -> PathBuf {
+        self.root.join(EMBEDDING_CACHE)
+    }
+
     /// The matcher for `kb` with every channel whose model is present.
     pub(crate) fn matcher_for(&self, kb: &KnowledgeBase) -> anyhow::Result<Matcher> {
-        let cache = self.root.join(EMBEDDING_CACHE);
+        let cache = self.embedding_cache();
         Matcher::build_with(
             kb,
             &BuildOptions {

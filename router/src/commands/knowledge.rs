@@ -169,7 +169,7 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
 
 /// Fusion weights tried (semantic similarity against relative lexical score).
 const FUSION_GRID: [f32; 14] = [
-    0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 1000.0,
+    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 1000.0,
 ];
 
 /// Fits the confidence model and thresholds on the fitting half.
