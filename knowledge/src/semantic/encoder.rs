@@ -124,7 +124,7 @@ impl Quantised {
             let inverse = 1.0 / scale;
             self.scales.push(scale);
             self.values
-                .extend(row.iter().map(|v| (v * inverse).round() as i16));
+                .extend(row.iter().map(|v| round_to_i16(v * inverse)));
         }
     }
 }
@@ -195,6 +195,12 @@ fn add_norm(
             *r = (*r - mean) * inv * w + b;
         }
     }
+}
+
+/// Rounds half away from zero with a cast (truncation) instead of
+/// `f32::round`, which the baseline x86-64 target compiles to a call.
+fn round_to_i16(x: f32) -> i16 {
+    (x + 0.5f32.copysign(x)) as i16
 }
 
 fn gelu(x: f32) -> f32 {

@@ -3,6 +3,7 @@
 mod decisions;
 mod loader;
 mod real_base;
+mod semantic;
 
 use std::path::{Path, PathBuf};
 
