@@ -25,6 +25,9 @@ pub struct ConfidenceModel {
     /// Weight of the semantic similarity against the lexical score
     /// (relative to the best lexical topic) when ranking topics.
     pub fusion: f32,
+    /// The same for voice lines, whose words speech recognition garbles
+    /// more often.
+    pub fusion_voice: f32,
 }
 
 /// Fitted models: one for the lexical channel alone (used when the
@@ -46,6 +49,7 @@ impl Default for ConfidenceModel {
                 confirm: 0.4,
             },
             fusion: 0.0,
+            fusion_voice: 0.0,
         }
     }
 }
@@ -140,8 +144,8 @@ impl ConfidenceModel {
             out.push_str(&format!("    {feature}: {w:.4}\n"));
         }
         out.push_str(&format!(
-            "  bias: {:.4}\n  fusion: {:.3}\n  thresholds:\n    answer: {:.3}\n    confirm: {:.3}\n",
-            self.bias, self.fusion, self.thresholds.answer, self.thresholds.confirm
+            "  bias: {:.4}\n  fusion: {:.3}\n  fusion_voice: {:.3}\n  thresholds:\n    answer: {:.3}\n    confirm: {:.3}\n",
+            self.bias, self.fusion, self.fusion_voice, self.thresholds.answer, self.thresholds.confirm
         ));
     }
 }
@@ -183,6 +187,7 @@ struct RawModel {
     weights: RawWeights,
     bias: f32,
     fusion: f32,
+    fusion_voice: f32,
     thresholds: RawThresholds,
 }
 
@@ -237,7 +242,10 @@ pub(crate) fn load_calibration(path: &Path) -> Result<Calibration, KnowledgeErro
                 "the confirm threshold cannot be above the answer threshold",
             ));
         }
-        if m.fusion.is_nan() || m.fusion < 0.0 {
+        if [m.fusion, m.fusion_voice]
+            .iter()
+            .any(|f| f.is_nan() || *f < 0.0)
+        {
             return Err(bad("the fusion weight cannot be negative"));
         }
         let w = m.weights;
@@ -254,6 +262,7 @@ pub(crate) fn load_calibration(path: &Path) -> Result<Calibration, KnowledgeErro
             ],
             bias: m.bias,
             fusion: m.fusion,
+            fusion_voice: m.fusion_voice,
             thresholds: Thresholds {
                 answer: t.answer,
                 confirm: t.confirm,

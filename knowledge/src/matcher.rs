@@ -447,7 +447,10 @@ impl Matcher {
         // Fused scores: lexical relative to the best topic, plus the
         // relative semantic similarity times the fitted fusion weight.
         let fusion = if sem_entry.is_some() {
-            model.fusion
+            match channel {
+                Channel::Voice => model.fusion_voice,
+                Channel::Chat => model.fusion,
+            }
         } else {
             0.0
         };

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use knowledge::{ConfidenceModel, KnowledgeBase, KnowledgeError, Matcher, Thresholds, TOPIC_NONE};
+use knowledge::{
+    Channel, ConfidenceModel, KnowledgeBase, KnowledgeError, Matcher, Thresholds, TOPIC_NONE,
+};
 
 use super::eval::{evaluate, print};
 use crate::labelled::{is_fitting_half, read_labelled, Labelled};
@@ -115,7 +117,7 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
 
     println!("== lexical channel alone");
     let mut lexical = Matcher::build(&kb)?;
-    calibration.lexical = fit_model(&lexical, &fit, 0.0)?;
+    calibration.lexical = fit_model(&lexical, &fit, 0.0, 0.0)?;
     lexical.set_calibration(calibration.clone());
     report_halves(&lexical, &fit, &report)?;
 
@@ -123,14 +125,17 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
     if semantic.has_semantic() {
         println!("== lexical and semantic channels");
         let embeddings: Vec<_> = fit.iter().map(|l| semantic.embed(&l.text)).collect();
-        // The fusion weight that ranks the right topic first most often.
-        let mut best = (0usize, 0.0f32);
+        // The fusion weights that rank the right topic first most often,
+        // for chat and voice lines apart (a line's ranking depends only on
+        // its own channel's weight).
+        let mut best = [(0usize, 0.0f32); 2];
         for fusion in FUSION_GRID {
             let model = ConfidenceModel {
                 fusion,
+                fusion_voice: fusion,
                 ..ConfidenceModel::default()
             };
-            let mut right = 0;
+            let mut right = [0usize; 2];
             for (l, e) in fit.iter().zip(&embeddings) {
                 let m = semantic.find_tuned(
                     &l.text,
@@ -139,17 +144,22 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
                     model.thresholds,
                     e.as_ref(),
                 )?;
-                right += usize::from(m.candidates.first().is_some_and(|c| c.topic == l.topic));
+                right[usize::from(l.channel == Channel::Voice)] +=
+                    usize::from(m.candidates.first().is_some_and(|c| c.topic == l.topic));
             }
             println!(
-                "  fusion {fusion:>6.2}: {right} of {} ranked right",
+                "  fusion {fusion:>6.2}: ranked right {} chat, {} voice of {}",
+                right[0],
+                right[1],
                 fit.len()
             );
-            if right > best.0 {
-                best = (right, fusion);
+            for k in 0..2 {
+                if right[k] > best[k].0 {
+                    best[k] = (right[k], fusion);
+                }
             }
         }
-        calibration.semantic = fit_model(&semantic, &fit, best.1)?;
+        calibration.semantic = fit_model(&semantic, &fit, best[0].1, best[1].1)?;
         semantic.set_calibration(calibration.clone());
         report_halves(&semantic, &fit, &report)?;
     } else {
@@ -173,9 +183,15 @@ const FUSION_GRID: [f32; 14] = [
 ];
 
 /// Fits the confidence model and thresholds on the fitting half.
-fn fit_model(matcher: &Matcher, fit: &[&Labelled], fusion: f32) -> anyhow::Result<ConfidenceModel> {
+fn fit_model(
+    matcher: &Matcher,
+    fit: &[&Labelled],
+    fusion: f32,
+    fusion_voice: f32,
+) -> anyhow::Result<ConfidenceModel> {
     let probe = ConfidenceModel {
         fusion,
+        fusion_voice,
         ..ConfidenceModel::default()
     };
     // Features of the best candidate, and whether its topic was right.
@@ -201,6 +217,7 @@ fn fit_model(matcher: &Matcher, fit: &[&Labelled], fusion: f32) -> anyhow::Resul
     Ok(ConfidenceModel {
         thresholds,
         fusion,
+        fusion_voice,
         ..fitted
     })
 }
@@ -219,8 +236,8 @@ fn report_halves(matcher: &Matcher, fit: &[&Labelled], report: &[&Labelled]) -> 
     );
     let m = matcher.calibration().model(matcher.has_semantic());
     println!(
-        "fusion {:.2}, thresholds: answer {:.3}, confirm {:.3}",
-        m.fusion, m.thresholds.answer, m.thresholds.confirm
+        "fusion {:.2} (voice {:.2}), thresholds: answer {:.3}, confirm {:.3}",
+        m.fusion, m.fusion_voice, m.thresholds.answer, m.thresholds.confirm
     );
     Ok(())
 }
