@@ -86,6 +86,17 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Sounds and greetings of speech that carry no meaning at all (a subset
+/// of the stop words: function words do carry meaning for an embedding).
+const FILLERS: &[&str] = &[
+    "øh", "øhm", "øhh", "hm", "hmm", "ehm", "eh", "altså", "jamen", "nå", "hej", "hejsa", "hallo",
+    "goddag", "ja",
+];
+
+pub(crate) fn is_filler(word: &str) -> bool {
+    FILLERS.contains(&word)
+}
+
 pub(crate) fn is_stopword(word: &str) -> bool {
     STOPWORDS.contains(&word)
 }

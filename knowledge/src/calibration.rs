@@ -13,31 +13,59 @@ use crate::error::{KnowledgeError, Location, Problem};
 use crate::matcher::{Features, Thresholds};
 use crate::yaml::parse_yaml;
 
-/// Fitted weights and thresholds.
+/// Number of features the confidence is computed from.
+pub const N_FEATURES: usize = 8;
+
+/// The confidence model and thresholds of one channel set.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Calibration {
-    pub weights: [f32; 5],
+pub struct ConfidenceModel {
+    pub weights: [f32; N_FEATURES],
     pub bias: f32,
     pub thresholds: Thresholds,
+    /// Weight of the semantic similarity against the lexical score
+    /// (relative to the best lexical topic) when ranking topics.
+    pub fusion: f32,
+    /// The same for voice lines, whose words speech recognition garbles
+    /// more often.
+    pub fusion_voice: f32,
 }
 
-impl Default for Calibration {
+/// Fitted models: one for the lexical channel alone (used when the
+/// semantic model is absent), one for both channels.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Calibration {
+    pub lexical: ConfidenceModel,
+    pub semantic: ConfidenceModel,
+}
+
+impl Default for ConfidenceModel {
     /// A conservative hand-set model, used only until one is fitted.
     fn default() -> Self {
-        Calibration {
-            weights: [1.0, 2.0, 2.0, -0.5, 0.0],
+        ConfidenceModel {
+            weights: [1.0, 2.0, 2.0, -0.5, 0.0, 0.0, 0.0, 0.0],
             bias: -3.0,
             thresholds: Thresholds {
                 answer: 0.7,
                 confirm: 0.4,
             },
+            fusion: 0.0,
+            fusion_voice: 0.0,
         }
     }
 }
 
-const FEATURE_NAMES: [&str; 5] = ["log_score", "margin", "coverage", "log_terms", "voice"];
+const FEATURE_NAMES: [&str; N_FEATURES] = [
+    "log_score",
+    "margin",
+    "coverage",
+    "log_terms",
+    "voice",
+    "semantic",
+    "semantic_margin",
+    "out_of_scope_gap",
+];
 
-impl Calibration {
+impl ConfidenceModel {
     /// The calibrated probability that the best candidate is right.
     pub fn confidence(&self, f: &Features) -> f32 {
         let z: f32 = self
@@ -50,35 +78,85 @@ impl Calibration {
         1.0 / (1.0 + (-z).exp())
     }
 
-    /// Fits the logistic weights to (features, best candidate was right).
-    pub fn fit(samples: &[(Features, bool)]) -> Calibration {
-        let mut w = [0.0f64; 5];
-        let mut b = 0.0f64;
+    /// Fits the logistic weights to (features, best candidate was right);
+    /// thresholds and fusion weight are left to the caller.
+    pub fn fit(samples: &[(Features, bool)]) -> ConfidenceModel {
         let n = samples.len().max(1) as f64;
+        // Gradient descent on standardised features (mean 0, spread 1), so
+        // one step size suits features of any scale; the weights are
+        // converted back to the raw features at the end.
+        let mut mean = [0.0f64; N_FEATURES];
+        let mut spread = [0.0f64; N_FEATURES];
+        for (f, _) in samples {
+            for (m, x) in mean.iter_mut().zip(f.as_array()) {
+                *m += f64::from(x) / n;
+            }
+        }
+        for (f, _) in samples {
+            for ((s, m), x) in spread.iter_mut().zip(&mean).zip(f.as_array()) {
+                *s += (f64::from(x) - m).powi(2) / n;
+            }
+        }
+        let spread = spread.map(|v| if v > 1e-12 { v.sqrt() } else { 1.0 });
+        let standard: Vec<([f64; N_FEATURES], f64)> = samples
+            .iter()
+            .map(|(f, y)| {
+                let a = f.as_array();
+                (
+                    std::array::from_fn(|k| (f64::from(a[k]) - mean[k]) / spread[k]),
+                    f64::from(u8::from(*y)),
+                )
+            })
+            .collect();
+        let mut w = [0.0f64; N_FEATURES];
+        let mut b = 0.0f64;
         let rate = 0.5;
         let l2 = 1e-3;
         for _ in 0..4000 {
-            let mut gw = [0.0f64; 5];
+            let mut gw = [0.0f64; N_FEATURES];
             let mut gb = 0.0f64;
-            for (f, y) in samples {
-                let x = f.as_array().map(f64::from);
-                let z: f64 = w.iter().zip(&x).map(|(w, x)| w * x).sum::<f64>() + b;
+            for (x, y) in &standard {
+                let z: f64 = w.iter().zip(x).map(|(w, x)| w * x).sum::<f64>() + b;
                 let p = 1.0 / (1.0 + (-z).exp());
-                let err = p - f64::from(u8::from(*y));
-                for k in 0..5 {
+                let err = p - y;
+                for k in 0..N_FEATURES {
                     gw[k] += err * x[k];
                 }
                 gb += err;
             }
-            for k in 0..5 {
+            for k in 0..N_FEATURES {
                 w[k] -= rate * (gw[k] / n + l2 * w[k]);
             }
             b -= rate * gb / n;
         }
-        Calibration {
-            weights: w.map(|v| v as f32),
-            bias: b as f32,
-            thresholds: Calibration::default().thresholds,
+        let raw: [f64; N_FEATURES] = std::array::from_fn(|k| w[k] / spread[k]);
+        let bias = b - raw.iter().zip(&mean).map(|(w, m)| w * m).sum::<f64>();
+        ConfidenceModel {
+            weights: raw.map(|v| v as f32),
+            bias: bias as f32,
+            ..ConfidenceModel::default()
+        }
+    }
+
+    fn to_yaml(&self, name: &str, out: &mut String) {
+        out.push_str(&format!("{name}:\n  weights:\n"));
+        for (feature, w) in FEATURE_NAMES.iter().zip(self.weights) {
+            out.push_str(&format!("    {feature}: {w:.4}\n"));
+        }
+        out.push_str(&format!(
+            "  bias: {:.4}\n  fusion: {:.3}\n  fusion_voice: {:.3}\n  thresholds:\n    answer: {:.3}\n    confirm: {:.3}\n",
+            self.bias, self.fusion, self.fusion_voice, self.thresholds.answer, self.thresholds.confirm
+        ));
+    }
+}
+
+impl Calibration {
+    /// The model for the channels in use.
+    pub fn model(&self, semantic: bool) -> &ConfidenceModel {
+        if semantic {
+            &self.semantic
+        } else {
+            &self.lexical
         }
     }
 
@@ -88,14 +166,9 @@ impl Calibration {
         for line in comment.lines() {
             out.push_str(&format!("# {line}\n"));
         }
-        out.push_str("version: 1\nweights:\n");
-        for (name, w) in FEATURE_NAMES.iter().zip(self.weights) {
-            out.push_str(&format!("  {name}: {w:.4}\n"));
-        }
-        out.push_str(&format!(
-            "bias: {:.4}\nthresholds:\n  answer: {:.3}\n  confirm: {:.3}\n",
-            self.bias, self.thresholds.answer, self.thresholds.confirm
-        ));
+        out.push_str("version: 2\n");
+        self.lexical.to_yaml("lexical", &mut out);
+        self.semantic.to_yaml("semantic", &mut out);
         out
     }
 }
@@ -104,8 +177,17 @@ impl Calibration {
 #[serde(deny_unknown_fields)]
 struct RawCalibration {
     version: u32,
+    lexical: RawModel,
+    semantic: RawModel,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
     weights: RawWeights,
     bias: f32,
+    fusion: f32,
+    fusion_voice: f32,
     thresholds: RawThresholds,
 }
 
@@ -117,6 +199,9 @@ struct RawWeights {
     coverage: f32,
     log_terms: f32,
     voice: f32,
+    semantic: f32,
+    semantic_margin: f32,
+    out_of_scope_gap: f32,
 }
 
 #[derive(Deserialize)]
@@ -133,18 +218,8 @@ pub(crate) fn load_calibration(path: &Path) -> Result<Calibration, KnowledgeErro
     })?;
     let raw: RawCalibration =
         parse_yaml(path, &text).map_err(|p| KnowledgeError::Invalid(vec![p]))?;
-    let t = &raw.thresholds;
-    let problem = if raw.version != 1 {
-        Some("only version 1 is supported")
-    } else if !(0.0..=1.0).contains(&t.answer) || !(0.0..=1.0).contains(&t.confirm) {
-        Some("thresholds must lie between 0 and 1")
-    } else if t.confirm > t.answer {
-        Some("the confirm threshold cannot be above the answer threshold")
-    } else {
-        None
-    };
-    if let Some(message) = problem {
-        return Err(KnowledgeError::Invalid(vec![Problem {
+    let bad = |message: &str| {
+        KnowledgeError::Invalid(vec![Problem {
             location: Location {
                 file: path.to_path_buf(),
                 line: 1,
@@ -152,16 +227,51 @@ pub(crate) fn load_calibration(path: &Path) -> Result<Calibration, KnowledgeErro
             },
             code: "bad-calibration",
             message: message.into(),
-        }]));
+        }])
+    };
+    if raw.version != 2 {
+        return Err(bad("only version 2 is supported"));
     }
-    let w = raw.weights;
+    let model = |m: RawModel| -> Result<ConfidenceModel, KnowledgeError> {
+        let t = &m.thresholds;
+        if !(0.0..=1.0).contains(&t.answer) || !(0.0..=1.0).contains(&t.confirm) {
+            return Err(bad("thresholds must lie between 0 and 1"));
+        }
+        if t.confirm > t.answer {
+            return Err(bad(
+                "the confirm threshold cannot be above the answer threshold",
+            ));
+        }
+        if [m.fusion, m.fusion_voice]
+            .iter()
+            .any(|f| f.is_nan() || *f < 0.0)
+        {
+            return Err(bad("the fusion weight cannot be negative"));
+        }
+        let w = m.weights;
+        Ok(ConfidenceModel {
+            weights: [
+                w.log_score,
+                w.margin,
+                w.coverage,
+                w.log_terms,
+                w.voice,
+                w.semantic,
+                w.semantic_margin,
+                w.out_of_scope_gap,
+            ],
+            bias: m.bias,
+            fusion: m.fusion,
+            fusion_voice: m.fusion_voice,
+            thresholds: Thresholds {
+                answer: t.answer,
+                confirm: t.confirm,
+            },
+        })
+    };
     Ok(Calibration {
-        weights: [w.log_score, w.margin, w.coverage, w.log_terms, w.voice],
-        bias: raw.bias,
-        thresholds: Thresholds {
-            answer: t.answer,
-            confirm: t.confirm,
-        },
+        lexical: model(raw.lexical)?,
+        semantic: model(raw.semantic)?,
     })
 }
 
@@ -176,7 +286,8 @@ mod tests {
             margin: 0.6,
             coverage: 0.9,
             log_terms: 1.5,
-            voice: 0.0,
+            semantic: 0.9,
+            ..Features::default()
         };
         let bad = Features {
             log_score: 1.0,
@@ -184,9 +295,11 @@ mod tests {
             coverage: 0.3,
             log_terms: 1.5,
             voice: 1.0,
+            semantic: 0.8,
+            ..Features::default()
         };
         let samples: Vec<_> = (0..50).flat_map(|_| [(good, true), (bad, false)]).collect();
-        let c = Calibration::fit(&samples);
+        let c = ConfidenceModel::fit(&samples);
         assert!(c.confidence(&good) > 0.9, "{}", c.confidence(&good));
         assert!(c.confidence(&bad) < 0.1, "{}", c.confidence(&bad));
     }
@@ -198,7 +311,7 @@ mod tests {
         let c = Calibration::default();
         std::fs::write(&path, c.to_yaml("test")).unwrap();
         let back = load_calibration(&path).unwrap();
-        assert_eq!(back.thresholds, c.thresholds);
-        assert!((back.bias - c.bias).abs() < 1e-3);
+        assert_eq!(back.semantic.thresholds, c.semantic.thresholds);
+        assert!((back.lexical.bias - c.lexical.bias).abs() < 1e-3);
     }
 }

@@ -45,6 +45,9 @@ pub enum KnowledgeError {
     /// One or more files are invalid; every problem found is listed.
     #[error("{} problem(s) in the knowledge files:\n{}", .0.len(), render(.0))]
     Invalid(Vec<Problem>),
+    /// The semantic model file is not one the matcher can read.
+    #[error("model {path}: {message}")]
+    Model { path: PathBuf, message: String },
     /// The search index could not be built or queried.
     #[error("search index: {0}")]
     Index(#[from] tantivy::TantivyError),

@@ -19,20 +19,25 @@ mod load;
 mod matcher;
 mod model;
 pub mod quality;
+mod semantic;
 pub mod yaml;
 
 use std::path::PathBuf;
 
 pub use analysis::{words, Analyzer, Term};
-pub use calibration::Calibration;
+pub use calibration::{Calibration, ConfidenceModel, N_FEATURES};
 pub use error::{KnowledgeError, Location, Problem};
 pub use fingerprint::Fingerprint;
 pub use load::{KnowledgePaths, MAX_SPOKEN_SENTENCES, MAX_SPOKEN_WORDS};
-pub use matcher::{Candidate, Channel, Decision, Features, Match, Matcher, Thresholds};
+pub use matcher::{
+    BuildOptions, Candidate, Channel, Decision, Features, Match, Matcher, QueryEmbedding,
+    Thresholds,
+};
 pub use model::{
     Answer, Link, LinkKind, SettingValue, Settings, Taxonomy, Topic, Unit, TOPIC_EMERGENCY,
     TOPIC_HUMAN, TOPIC_NONE,
 };
+pub use semantic::{cosine, Embedder};
 
 /// A loaded and validated knowledge base.
 #[derive(Debug, Clone)]

@@ -14,16 +14,20 @@
 //! them ranks first, the utterance is out of scope.
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{collector::TopDocs, Term};
 
-use crate::analysis::Analyzer;
-use crate::calibration::Calibration;
+use crate::analysis::{is_filler, Analyzer};
+use crate::calibration::{Calibration, ConfidenceModel, N_FEATURES};
 use crate::error::KnowledgeError;
 use crate::index::{self, BuiltIndex, Entry, FIELD_BOOSTS};
 use crate::model::{Answer, TOPIC_HUMAN, TOPIC_NONE};
+use crate::semantic::index::SemanticIndex;
+use crate::semantic::Embedder;
 use crate::KnowledgeBase;
 
 /// Where an utterance came from; voice text is noisier than chat text.
@@ -94,16 +98,29 @@ pub struct Features {
     pub log_terms: f32,
     /// 1 for voice, 0 for chat.
     pub voice: f32,
+    /// Cosine of the query with the best topic's closest text, times 10
+    /// (0 without the semantic channel).
+    pub semantic: f32,
+    /// That cosine minus the best cosine of any other in-scope topic, on
+    /// the query's scale (the closest topic's cosine minus the median
+    /// topic's).
+    pub semantic_margin: f32,
+    /// Best cosine of an out-of-scope example minus the best topic's, on
+    /// the same scale.
+    pub out_of_scope_gap: f32,
 }
 
 impl Features {
-    pub fn as_array(&self) -> [f32; 5] {
+    pub fn as_array(&self) -> [f32; N_FEATURES] {
         [
             self.log_score,
             self.margin,
             self.coverage,
             self.log_terms,
             self.voice,
+            self.semantic,
+            self.semantic_margin,
+            self.out_of_scope_gap,
         ]
     }
 }
@@ -129,13 +146,43 @@ enum EntryKind {
     OutOfScope,
 }
 
+/// A query's embedding (see [`Matcher::embed`]).
+#[derive(Clone)]
+pub struct QueryEmbedding(Vec<f32>);
+
+impl std::fmt::Debug for QueryEmbedding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QueryEmbedding({})", self.0.len())
+    }
+}
+
+/// How to build a [`Matcher`].
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions<'a> {
+    /// Write the lexical index here instead of memory (for size figures).
+    pub dir: Option<&'a Path>,
+    /// The semantic channel's model; without it the matcher is lexical only.
+    pub embedder: Option<Arc<Embedder>>,
+    /// The embedding cache file (see `semantic::index`).
+    pub cache: Option<&'a Path>,
+}
+
+struct Semantic {
+    embedder: Arc<Embedder>,
+    index: SemanticIndex,
+}
+
 /// The matcher over one knowledge base.
 pub struct Matcher {
     analyzer: Analyzer,
     built: BuiltIndex,
     entries: Vec<EntryKind>,
+    /// Topic number of each entry, into `topics`.
+    entry_topic: Vec<usize>,
+    topics: Vec<String>,
     answers: Vec<Answer>,
     calibration: Calibration,
+    semantic: Option<Semantic>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -143,6 +190,7 @@ impl std::fmt::Debug for Matcher {
         f.debug_struct("Matcher")
             .field("answers", &self.answers.len())
             .field("entries", &self.entries.len())
+            .field("semantic", &self.semantic.is_some())
             .finish()
     }
 }
@@ -153,17 +201,32 @@ const TOP_DOCS: usize = 30;
 /// topic matching is evidence for the topic.
 const FURTHER_ANSWER_WEIGHT: f32 = 0.15;
 const MAX_CANDIDATES: usize = 5;
+/// The similarity feature in tenths of a cosine: cosines of e5 crowd
+/// between 0.7 and 0.95, and the logistic fit converges when features
+/// vary by about one.
+const SEMANTIC_SCALE: f32 = 10.0;
 
 impl Matcher {
-    /// Builds the index for `kb` in memory.
+    /// Builds the lexical index for `kb` in memory.
     pub fn build(kb: &KnowledgeBase) -> Result<Matcher, KnowledgeError> {
-        Self::build_in(kb, None)
+        Self::build_with(kb, &BuildOptions::default())
     }
 
-    /// Builds the index in `dir` (used by the benchmark for index size).
-    pub fn build_in(
+    /// Builds the lexical index in `dir` (used by the benchmark for index size).
+    pub fn build_in(kb: &KnowledgeBase, dir: Option<&Path>) -> Result<Matcher, KnowledgeError> {
+        Self::build_with(
+            kb,
+            &BuildOptions {
+                dir,
+                ..BuildOptions::default()
+            },
+        )
+    }
+
+    /// Builds the matcher with the channels `options` asks for.
+    pub fn build_with(
         kb: &KnowledgeBase,
-        dir: Option<&std::path::Path>,
+        options: &BuildOptions<'_>,
     ) -> Result<Matcher, KnowledgeError> {
         let taxonomy = &kb.loaded.taxonomy;
         let answers = kb.loaded.answers.clone();
@@ -183,8 +246,18 @@ impl Matcher {
         lexicon_texts.extend(kb.loaded.out_of_scope.iter().map(String::as_str));
         let analyzer = Analyzer::new(lexicon_texts);
 
+        let mut topics: Vec<String> = vec![TOPIC_NONE.to_string()];
+        let mut topic_number = |id: &str| match topics.iter().position(|t| t == id) {
+            Some(n) => n,
+            None => {
+                topics.push(id.to_string());
+                topics.len() - 1
+            }
+        };
         let mut entries = Vec::new();
+        let mut entry_topic = Vec::new();
         let mut indexed = Vec::new();
+        let mut semantic_texts: Vec<(usize, &str)> = Vec::new();
         for (i, a) in answers.iter().enumerate() {
             let label = labels.get(a.topic.as_str()).copied().unwrap_or("");
             let mut keywords: Vec<&str> = a.keywords.iter().map(String::as_str).collect();
@@ -197,21 +270,33 @@ impl Matcher {
                     vec![a.chat.as_str()],
                 ],
             });
+            semantic_texts.push((entries.len(), a.title.as_str()));
+            semantic_texts.extend(a.questions.iter().map(|q| (entries.len(), q.as_str())));
             entries.push(EntryKind::Answer(i));
+            entry_topic.push(topic_number(&a.topic));
         }
         for example in &kb.loaded.out_of_scope {
             indexed.push(Entry {
                 texts: [vec![example.as_str()], vec![], vec![], vec![]],
             });
+            semantic_texts.push((entries.len(), example.as_str()));
             entries.push(EntryKind::OutOfScope);
+            entry_topic.push(0);
         }
-        let built = index::build(&analyzer, &indexed, dir)?;
+        let built = index::build(&analyzer, &indexed, options.dir)?;
+        let semantic = options.embedder.as_ref().map(|embedder| Semantic {
+            index: SemanticIndex::build(embedder, &semantic_texts, entries.len(), options.cache),
+            embedder: Arc::clone(embedder),
+        });
         Ok(Matcher {
             analyzer,
             built,
             entries,
+            entry_topic,
+            topics,
             answers,
             calibration: kb.calibration.clone(),
+            semantic,
         })
     }
 
@@ -229,6 +314,19 @@ impl Matcher {
         &self.calibration
     }
 
+    /// Whether the semantic channel is on.
+    pub fn has_semantic(&self) -> bool {
+        self.semantic.is_some()
+    }
+
+    /// Texts in the semantic index, and how many of them this build
+    /// embedded (the rest came from the cache); zeros without the channel.
+    pub fn semantic_texts(&self) -> (usize, usize) {
+        self.semantic
+            .as_ref()
+            .map_or((0, 0), |s| (s.index.len(), s.index.embedded))
+    }
+
     /// Number of words the analyser knows.
     pub fn lexicon_size(&self) -> usize {
         self.analyzer.lexicon_size()
@@ -236,7 +334,8 @@ impl Matcher {
 
     /// Matches `text` with the thresholds of the calibration file.
     pub fn find(&self, text: &str, channel: Channel) -> Result<Match, KnowledgeError> {
-        self.find_with(text, channel, self.calibration.thresholds)
+        let thresholds = self.calibration.model(self.has_semantic()).thresholds;
+        self.find_with(text, channel, thresholds)
     }
 
     /// Matches `text` and decides with `thresholds`.
@@ -245,6 +344,50 @@ impl Matcher {
         text: &str,
         channel: Channel,
         thresholds: Thresholds,
+    ) -> Result<Match, KnowledgeError> {
+        let embedding = self.embed(text);
+        let model = self.calibration.model(self.has_semantic());
+        self.find_tuned(text, channel, model, thresholds, embedding.as_ref())
+    }
+
+    /// Replaces the calibration (after fitting a new one).
+    pub fn set_calibration(&mut self, calibration: Calibration) {
+        self.calibration = calibration;
+    }
+
+    /// The query's embedding, when the semantic channel is on. Spoken
+    /// fillers are left out first: they carry no meaning, and the answers'
+    /// questions it is compared with have none.
+    pub fn embed(&self, text: &str) -> Option<QueryEmbedding> {
+        self.semantic.as_ref().map(|s| {
+            let kept: Vec<&str> = text
+                .split_whitespace()
+                .filter(|w| {
+                    let bare = w
+                        .trim_matches(|c: char| !c.is_alphanumeric())
+                        .to_lowercase();
+                    !is_filler(&bare)
+                })
+                .collect();
+            let cleaned = if kept.is_empty() {
+                text.to_string()
+            } else {
+                kept.join(" ")
+            };
+            QueryEmbedding(s.embedder.embed(&cleaned))
+        })
+    }
+
+    /// Matches with an explicit confidence model (its fusion weight
+    /// included) and a query embedding made by [`Matcher::embed`]: lets
+    /// `vejviser knowledge calibrate` try models without embedding again.
+    pub fn find_tuned(
+        &self,
+        text: &str,
+        channel: Channel,
+        model: &ConfidenceModel,
+        thresholds: Thresholds,
+        embedding: Option<&QueryEmbedding>,
     ) -> Result<Match, KnowledgeError> {
         let mut terms: Vec<(String, f32)> = Vec::new();
         for t in self.analyzer.analyze_query(text) {
@@ -258,80 +401,125 @@ impl Matcher {
             log_terms: (1.0 + terms.len() as f32).ln(),
             ..Features::default()
         };
-        if terms.is_empty() {
-            return Ok(none_match(features, Vec::new()));
-        }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (stem, weight) in &terms {
-            for (field, boost) in self.built.fields.text.iter().zip(FIELD_BOOSTS) {
-                let q = TermQuery::new(
-                    Term::from_field_text(*field, stem),
-                    IndexRecordOption::WithFreqs,
-                );
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(q), boost * weight)),
-                ));
-            }
-        }
-        let query = BooleanQuery::new(clauses);
-        let searcher = self.built.reader.searcher();
-        let hits = searcher.search(&query, &TopDocs::with_limit(TOP_DOCS).order_by_score())?;
+        let lexical = self.lexical_hits(&terms)?;
+        let n_topics = self.topics.len();
 
-        // Best entry per topic, then ranked by topic score.
-        let mut candidates: Vec<(Candidate, usize)> = Vec::new();
-        for (score, address) in hits {
-            let column = searcher
-                .segment_reader(address.segment_ord)
-                .fast_fields()
-                .u64("ord")?;
-            let Some(ord) = column.first(address.doc_id) else {
-                continue;
-            };
-            let ord = ord as usize;
-            let Some(kind) = self.entries.get(ord) else {
-                continue;
-            };
-            let (answer_id, topic) = match kind {
-                EntryKind::Answer(i) => (
-                    Some(self.answers[*i].id.clone()),
-                    self.answers[*i].topic.clone(),
-                ),
-                EntryKind::OutOfScope => (None, TOPIC_NONE.to_string()),
-            };
-            if let Some((c, _)) = candidates.iter_mut().find(|(c, _)| c.topic == topic) {
-                c.score += FURTHER_ANSWER_WEIGHT * score;
+        // Lexical topic scores: best entry plus a share of further ones.
+        let mut lex_entry = vec![0.0f32; self.entries.len()];
+        let mut lex_topic = vec![0.0f32; n_topics];
+        for &(score, ord) in &lexical {
+            lex_entry[ord] = score;
+            let t = self.entry_topic[ord];
+            if lex_topic[t] > 0.0 {
+                lex_topic[t] += FURTHER_ANSWER_WEIGHT * score;
+            } else {
+                lex_topic[t] = score;
+            }
+        }
+        let lex_best = lex_topic.iter().copied().fold(0.0f32, f32::max);
+
+        // Semantic: each entry's closest text, each topic's closest entry.
+        let sem_entry = match (&self.semantic, embedding) {
+            (Some(s), Some(q)) => Some(s.index.entry_scores(&q.0)),
+            _ => None,
+        };
+        let mut sem_topic = vec![0.0f32; n_topics];
+        if let Some(sem) = &sem_entry {
+            sem_topic.fill(-1.0);
+            for (ord, &c) in sem.iter().enumerate() {
+                let t = self.entry_topic[ord];
+                sem_topic[t] = sem_topic[t].max(c);
+            }
+        }
+
+        // Semantic similarity on the query's own scale: 1 for the closest
+        // topic, 0 for the median topic. How far apart cosines lie varies
+        // from one query to the next (long spoken ones crowd together), so
+        // raw cosines would weigh differently against the lexical score.
+        let (sem_floor, sem_span) = {
+            let mut sorted: Vec<f32> = sem_topic[1..].to_vec();
+            sorted.sort_by(f32::total_cmp);
+            let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+            let top = sem_topic.iter().copied().fold(f32::MIN, f32::max);
+            (median, (top - median).max(1e-3))
+        };
+        let sem_rel = |c: f32| (c - sem_floor) / sem_span;
+        // Fused scores: lexical relative to the best topic, plus the
+        // relative semantic similarity times the fitted fusion weight.
+        let fusion = if sem_entry.is_some() {
+            match channel {
+                Channel::Voice => model.fusion_voice,
+                Channel::Chat => model.fusion,
+            }
+        } else {
+            0.0
+        };
+        let rel = |score: f32| {
+            if lex_best > 0.0 {
+                score / lex_best
+            } else {
+                0.0
+            }
+        };
+        let mut best_entry: Vec<Option<(f32, usize)>> = vec![None; n_topics];
+        for ord in 0..self.entries.len() {
+            let sem = sem_entry.as_ref().map_or(0.0, |s| sem_rel(s[ord]));
+            if lex_entry[ord] <= 0.0 && sem_entry.is_none() {
                 continue;
             }
-            candidates.push((
-                Candidate {
-                    answer_id,
-                    topic,
-                    score,
-                },
-                ord,
-            ));
+            let f = rel(lex_entry[ord]) + fusion * sem;
+            let t = self.entry_topic[ord];
+            if best_entry[t].is_none_or(|(b, _)| f > b) {
+                best_entry[t] = Some((f, ord));
+            }
         }
-        candidates.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
-        let Some((best, best_ord)) = candidates.first().cloned() else {
+        let mut ranked: Vec<(usize, f32, usize)> = Vec::new();
+        for (t, best) in best_entry.iter().enumerate() {
+            if let Some((_, ord)) = best {
+                let f = rel(lex_topic[t]) + fusion * sem_rel(sem_topic[t]);
+                ranked.push((t, f, *ord));
+            }
+        }
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let Some(&(winner, _, best_ord)) = ranked.first() else {
             return Ok(none_match(features, Vec::new()));
         };
-        let second = candidates.get(1).map_or(0.0, |(c, _)| c.score);
+        let other_lex = (0..n_topics)
+            .filter(|&t| t != winner)
+            .map(|t| lex_topic[t])
+            .fold(0.0f32, f32::max);
         let total: f32 = terms.iter().map(|(_, w)| w).sum();
         let found: f32 = terms
             .iter()
             .filter(|(s, _)| self.built.entry_stems[best_ord].contains(s))
             .map(|(_, w)| w)
             .sum();
-        features.log_score = (1.0 + best.score).ln();
-        features.margin = (best.score - second) / best.score.max(1e-6);
+        features.log_score = (1.0 + lex_topic[winner]).ln();
+        features.margin = (lex_topic[winner] - other_lex) / lex_best.max(1e-6);
         features.coverage = found / total.max(1e-6);
-        let confidence = self.calibration.confidence(&features);
-        let candidates: Vec<Candidate> = candidates
-            .into_iter()
+        if sem_entry.is_some() {
+            let other_sem = (1..n_topics)
+                .filter(|&t| t != winner)
+                .map(|t| sem_topic[t])
+                .fold(-1.0f32, f32::max);
+            features.semantic = SEMANTIC_SCALE * sem_topic[winner];
+            features.semantic_margin = (sem_topic[winner] - other_sem) / sem_span;
+            features.out_of_scope_gap = (sem_topic[0] - sem_topic[winner]) / sem_span;
+        }
+        let confidence = model.confidence(&features);
+        let candidates: Vec<Candidate> = ranked
+            .iter()
             .take(MAX_CANDIDATES)
-            .map(|(c, _)| c)
+            .map(|&(t, score, ord)| Candidate {
+                answer_id: match self.entries[ord] {
+                    EntryKind::Answer(i) => Some(self.answers[i].id.clone()),
+                    EntryKind::OutOfScope => None,
+                },
+                topic: self.topics[t].clone(),
+                score,
+            })
             .collect();
+        let best = candidates[0].clone();
         if best.topic == TOPIC_NONE {
             return Ok(Match {
                 confidence,
@@ -361,6 +549,43 @@ impl Matcher {
             candidates,
             features,
         })
+    }
+
+    /// BM25 hits (score, entry number) for the analysed terms, best first.
+    fn lexical_hits(&self, terms: &[(String, f32)]) -> Result<Vec<(f32, usize)>, KnowledgeError> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (stem, weight) in terms {
+            for (field, boost) in self.built.fields.text.iter().zip(FIELD_BOOSTS) {
+                let q = TermQuery::new(
+                    Term::from_field_text(*field, stem),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), boost * weight)),
+                ));
+            }
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.built.reader.searcher();
+        let hits = searcher.search(&query, &TopDocs::with_limit(TOP_DOCS).order_by_score())?;
+        let mut out = Vec::with_capacity(hits.len());
+        for (score, address) in hits {
+            let column = searcher
+                .segment_reader(address.segment_ord)
+                .fast_fields()
+                .u64("ord")?;
+            if let Some(ord) = column.first(address.doc_id) {
+                let ord = ord as usize;
+                if ord < self.entries.len() {
+                    out.push((score, ord));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

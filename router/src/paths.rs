@@ -3,14 +3,23 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use knowledge::{KnowledgeBase, KnowledgePaths, Matcher};
+use std::sync::{Arc, OnceLock};
+
+use knowledge::{BuildOptions, Embedder, KnowledgeBase, KnowledgePaths, Matcher};
 
 /// A located project directory and the chosen municipality.
 pub(crate) struct Project {
     pub(crate) root: PathBuf,
     pub(crate) knowledge: KnowledgePaths,
     pub(crate) municipality: String,
+    /// The semantic model, loaded on first use; `None` when absent.
+    embedder: OnceLock<Option<Arc<Embedder>>>,
 }
+
+/// Where `scripts/fetch-e5` puts the semantic model.
+pub(crate) const MODEL_FILE: &str = "models/e5-small-q4.bin";
+/// The embedding cache (rebuilt texts only are embedded again).
+const EMBEDDING_CACHE: &str = "data/cache/e5-embeddings.bin";
 
 impl Project {
     pub(crate) fn find(root: Option<&Path>, municipality: &str) -> anyhow::Result<Project> {
@@ -35,6 +44,7 @@ impl Project {
             root,
             knowledge,
             municipality: municipality.to_string(),
+            embedder: OnceLock::new(),
         })
     }
 
@@ -49,7 +59,47 @@ impl Project {
 
     pub(crate) fn matcher(&self) -> anyhow::Result<Matcher> {
         let kb = self.load()?;
-        Matcher::build(&kb).context("building the knowledge index")
+        self.matcher_for(&kb)
+    }
+
+    /// The embedding cache file.
+    pub(crate) fn embedding_cache(&self) -> PathBuf {
+        self.root.join(EMBEDDING_CACHE)
+    }
+
+    /// The matcher for `kb` with every channel whose model is present.
+    pub(crate) fn matcher_for(&self, kb: &KnowledgeBase) -> anyhow::Result<Matcher> {
+        let cache = self.embedding_cache();
+        Matcher::build_with(
+            kb,
+            &BuildOptions {
+                embedder: self.embedder()?,
+                cache: Some(&cache),
+                ..BuildOptions::default()
+            },
+        )
+        .context("building the knowledge index")
+    }
+
+    /// The semantic model, or `None` (said once on stderr) when the file is
+    /// missing; a file that is present but unreadable is an error.
+    pub(crate) fn embedder(&self) -> anyhow::Result<Option<Arc<Embedder>>> {
+        if let Some(e) = self.embedder.get() {
+            return Ok(e.clone());
+        }
+        let path = self.root.join(MODEL_FILE);
+        let loaded = if path.is_file() {
+            Some(Arc::new(
+                Embedder::load(&path).context("loading the semantic model")?,
+            ))
+        } else {
+            eprintln!(
+                "semantic channel off: {} is missing (scripts/fetch-e5 fetches it); matching is lexical only",
+                path.display()
+            );
+            None
+        };
+        Ok(self.embedder.get_or_init(|| loaded).clone())
     }
 }
 

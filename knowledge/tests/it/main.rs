@@ -5,6 +5,7 @@ mod loader;
 mod overrides;
 mod quality;
 mod real_base;
+mod semantic;
 
 use std::path::{Path, PathBuf};
 

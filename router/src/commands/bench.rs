@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
-use knowledge::{Answer, Channel, KnowledgeBase, Matcher};
+use knowledge::{Answer, BuildOptions, Channel, KnowledgeBase, Matcher};
 
 use crate::paths::Project;
 
@@ -22,9 +22,16 @@ pub(crate) enum BenchWhat {
         /// Queries timed per knowledge base.
         #[arg(long, default_value_t = 3000)]
         queries: usize,
+        /// Queries timed with the semantic channel on (each embeds the query).
+        #[arg(long, default_value_t = 300)]
+        semantic_queries: usize,
         /// Sizes of the synthetic knowledge bases.
         #[arg(long, value_delimiter = ',', default_values_t = [2_200usize, 100_000])]
         sizes: Vec<usize>,
+        /// Largest synthetic size also timed with the semantic channel (its
+        /// index holds every question's vector in memory).
+        #[arg(long, default_value_t = 10_000)]
+        semantic_max: usize,
     },
     /// Time to scrub a 30-word utterance.
     Scrub {
@@ -45,40 +52,76 @@ pub(crate) enum BenchWhat {
 }
 
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
-    let (queries, sizes) = match what {
-        BenchWhat::Match { queries, sizes } => (queries, sizes),
+    let (queries, semantic_queries, sizes, semantic_max) = match what {
+        BenchWhat::Match {
+            queries,
+            semantic_queries,
+            sizes,
+            semantic_max,
+        } => (queries, semantic_queries, sizes, semantic_max),
         BenchWhat::Scrub { utterances } => return bench_scrub(utterances),
         BenchWhat::Sms { messages, paced } => return super::sms::bench(messages, paced),
     };
     let kb = project.load()?;
+    let embedder = project.embedder()?;
+    let cache = project.embedding_cache();
     println!(
-        "matcher benchmark: one thread, {queries} queries per knowledge base, lexical channel"
+        "matcher benchmark: one thread per query, {queries} queries per knowledge base lexical only, {semantic_queries} with the semantic channel"
     );
     println!(
-        "{:<22} {:>8} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "{:<22} {:<9} {:>8} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "knowledge base",
+        "channels",
         "answers",
         "lexicon",
         "build s",
         "index MiB",
         "median µs",
         "p99 µs",
-        "q/s"
+        "q/s",
+        "cpu µs/q"
     );
-    bench_one("example municipality", &kb, queries)?;
+    let run = |name: &str, kb: &KnowledgeBase, semantic: bool| -> anyhow::Result<()> {
+        let options = BuildOptions {
+            embedder: if semantic { embedder.clone() } else { None },
+            cache: Some(&cache),
+            ..BuildOptions::default()
+        };
+        let n = if semantic { semantic_queries } else { queries };
+        bench_one(name, kb, n, options)
+    };
+    run("example municipality", &kb, false)?;
+    if embedder.is_some() {
+        run("example municipality", &kb, true)?;
+    }
     for n in sizes {
         let synthetic = synthetic(&kb, n);
-        bench_one(&format!("synthetic {n}"), &synthetic, queries)?;
+        run(&format!("synthetic {n}"), &synthetic, false)?;
+        if embedder.is_some() && n <= semantic_max {
+            run(&format!("synthetic {n}"), &synthetic, true)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_one(name: &str, kb: &KnowledgeBase, queries: usize) -> anyhow::Result<()> {
+fn bench_one(
+    name: &str,
+    kb: &KnowledgeBase,
+    queries: usize,
+    options: BuildOptions<'_>,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
-    let matcher = Matcher::build_in(kb, Some(dir.path()))?;
+    let matcher = Matcher::build_with(
+        kb,
+        &BuildOptions {
+            dir: Some(dir.path()),
+            ..options
+        },
+    )?;
     let build = started.elapsed();
-    let size = dir_size(dir.path())?;
+    let (texts, embedded) = matcher.semantic_texts();
+    let size = dir_size(dir.path())? + (texts * 384 * 4) as u64;
     let qs = queries_for(kb.answers(), queries);
     // Warm up caches once.
     for q in qs.iter().take(50) {
@@ -86,6 +129,7 @@ fn bench_one(name: &str, kb: &KnowledgeBase, queries: usize) -> anyhow::Result<(
     }
     let mut times: Vec<Duration> = Vec::with_capacity(qs.len());
     let all = Instant::now();
+    let cpu_before = thread_cpu_seconds();
     for (i, q) in qs.iter().enumerate() {
         let channel = if i.is_multiple_of(2) {
             Channel::Voice
@@ -97,19 +141,35 @@ fn bench_one(name: &str, kb: &KnowledgeBase, queries: usize) -> anyhow::Result<(
         times.push(t.elapsed());
     }
     let total = all.elapsed();
+    let cpu = thread_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    let channels = if matcher.has_semantic() {
+        "lex+sem"
+    } else {
+        "lexical"
+    };
     println!(
-        "{:<22} {:>8} {:>9} {:>10.2} {:>10.2} {:>10.0} {:>10.0} {:>9.0}",
+        "{:<22} {:<9} {:>8} {:>9} {:>10.2} {:>10.2} {:>10.0} {:>10.0} {:>9.0} {:>9}",
         name,
+        channels,
         kb.answers().len(),
         matcher.lexicon_size(),
         build.as_secs_f64(),
         size as f64 / (1024.0 * 1024.0),
         pct(0.5).as_secs_f64() * 1e6,
         pct(0.99).as_secs_f64() * 1e6,
-        qs.len() as f64 / total.as_secs_f64()
+        qs.len() as f64 / total.as_secs_f64(),
+        cpu.map_or_else(
+            || "-".to_string(),
+            |c| format!("{:.0}", c / qs.len() as f64 * 1e6)
+        )
     );
+    if embedded > 0 {
+        println!(
+            "  (this build embedded {embedded} of {texts} texts; the rest came from the cache)"
+        );
+    }
     Ok(())
 }
 
@@ -139,7 +199,9 @@ fn queries_for(answers: &[Answer], n: usize) -> Vec<String> {
 }
 
 /// `n` answers made from the example ones, each with generated words
-/// added so that the vocabulary grows with the size.
+/// added so that the vocabulary grows with the size. The example
+/// questions stay as they are, so the semantic index reuses the cached
+/// embeddings (its size and query cost still grow with `n`).
 fn synthetic(kb: &KnowledgeBase, n: usize) -> KnowledgeBase {
     const SYLLABLES: [&str; 16] = [
         "ka", "ber", "ting", "løs", "hus", "plads", "mølle", "skov", "gade", "vej", "bo", "ret",
@@ -161,8 +223,12 @@ fn synthetic(kb: &KnowledgeBase, n: usize) -> KnowledgeBase {
             let extra = format!("{} {}", word(k), word(k + n));
             Answer {
                 id: format!("{}-s{k}", b.id),
-                questions: b.questions.iter().map(|q| format!("{q} {extra}")).collect(),
-                keywords: b.keywords.iter().cloned().chain([word(k)]).collect(),
+                keywords: b
+                    .keywords
+                    .iter()
+                    .cloned()
+                    .chain([word(k), word(k + n)])
+                    .collect(),
                 chat: format!("{} {extra}", b.chat),
                 ..b.clone()
             }
@@ -237,4 +303,16 @@ fn bench_scrub(n: usize) -> anyhow::Result<ExitCode> {
         pct(0.99).as_secs_f64() * 1e6
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// CPU time of this thread so far (Linux; 10 ms resolution, so only the
+/// mean over many queries means anything). On a machine shared with other
+/// work the wall-clock percentiles include waiting for a core; this does
+/// not.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / 100.0)
 }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use knowledge::quality::{self, Severity};
-use knowledge::{Calibration, KnowledgeBase, KnowledgeError, Matcher, Thresholds, TOPIC_NONE};
+use knowledge::{
+    Channel, ConfidenceModel, KnowledgeBase, KnowledgeError, Matcher, Thresholds, TOPIC_NONE,
+};
 
 use super::eval::{evaluate, print};
 use crate::labelled::{is_fitting_half, read_labelled, Labelled};
@@ -121,48 +123,58 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
     let (fit, report): (Vec<&Labelled>, Vec<&Labelled>) =
         lines.iter().partition(|l| is_fitting_half(&l.id));
     let kb = project.load()?;
-    let matcher = Matcher::build(&kb)?;
+    let mut calibration = kb.calibration().clone();
 
-    // Features of the best candidate, and whether its topic was right.
-    let mut samples = Vec::new();
-    for l in &fit {
-        let m = matcher.find(&l.text, l.channel)?;
-        let Some(top) = m.candidates.first() else {
-            continue;
-        };
-        if top.topic == TOPIC_NONE {
-            continue;
+    println!("== lexical channel alone");
+    let mut lexical = Matcher::build(&kb)?;
+    calibration.lexical = fit_model(&lexical, &fit, 0.0, 0.0)?;
+    lexical.set_calibration(calibration.clone());
+    report_halves(&lexical, &fit, &report)?;
+
+    let mut semantic = project.matcher_for(&kb)?;
+    if semantic.has_semantic() {
+        println!("== lexical and semantic channels");
+        let embeddings: Vec<_> = fit.iter().map(|l| semantic.embed(&l.text)).collect();
+        // The fusion weights that rank the right topic first most often,
+        // for chat and voice lines apart (a line's ranking depends only on
+        // its own channel's weight).
+        let mut best = [(0usize, 0.0f32); 2];
+        for fusion in FUSION_GRID {
+            let model = ConfidenceModel {
+                fusion,
+                fusion_voice: fusion,
+                ..ConfidenceModel::default()
+            };
+            let mut right = [0usize; 2];
+            for (l, e) in fit.iter().zip(&embeddings) {
+                let m = semantic.find_tuned(
+                    &l.text,
+                    l.channel,
+                    &model,
+                    model.thresholds,
+                    e.as_ref(),
+                )?;
+                right[usize::from(l.channel == Channel::Voice)] +=
+                    usize::from(m.candidates.first().is_some_and(|c| c.topic == l.topic));
+            }
+            println!(
+                "  fusion {fusion:>6.2}: ranked right {} chat, {} voice of {}",
+                right[0],
+                right[1],
+                fit.len()
+            );
+            for k in 0..2 {
+                if right[k] > best[k].0 {
+                    best[k] = (right[k], fusion);
+                }
+            }
         }
-        samples.push((m.features, top.topic == l.topic, l.topic == TOPIC_NONE));
+        calibration.semantic = fit_model(&semantic, &fit, best[0].1, best[1].1)?;
+        semantic.set_calibration(calibration.clone());
+        report_halves(&semantic, &fit, &report)?;
+    } else {
+        println!("(semantic model missing: its calibration is left as it was)");
     }
-    let fitted = Calibration::fit(
-        &samples
-            .iter()
-            .map(|(f, ok, _)| (*f, *ok))
-            .collect::<Vec<_>>(),
-    );
-    let thresholds = choose_thresholds(&fitted, &samples);
-    let calibration = Calibration {
-        thresholds,
-        ..fitted
-    };
-    let kb = kb.with_calibration(calibration.clone());
-    let matcher = Matcher::build(&kb)?;
-    print(
-        &evaluate(&matcher, &fit)?,
-        &format!("fitting half ({} lines)", fit.len()),
-    );
-    print(
-        &evaluate(&matcher, &report)?,
-        &format!(
-            "reporting half ({} lines, not used for fitting)",
-            report.len()
-        ),
-    );
-    println!(
-        "thresholds: answer {:.3}, confirm {:.3}",
-        thresholds.answer, thresholds.confirm
-    );
     if write {
         let path = knowledge::default_calibration_path(&project.root);
         let comment = format!(
@@ -175,6 +187,71 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
+/// Fusion weights tried (semantic similarity against relative lexical score).
+const FUSION_GRID: [f32; 14] = [
+    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 1000.0,
+];
+
+/// Fits the confidence model and thresholds on the fitting half.
+fn fit_model(
+    matcher: &Matcher,
+    fit: &[&Labelled],
+    fusion: f32,
+    fusion_voice: f32,
+) -> anyhow::Result<ConfidenceModel> {
+    let probe = ConfidenceModel {
+        fusion,
+        fusion_voice,
+        ..ConfidenceModel::default()
+    };
+    // Features of the best candidate, and whether its topic was right.
+    let mut samples = Vec::new();
+    for l in fit {
+        let e = matcher.embed(&l.text);
+        let m = matcher.find_tuned(&l.text, l.channel, &probe, probe.thresholds, e.as_ref())?;
+        let Some(top) = m.candidates.first() else {
+            continue;
+        };
+        if top.topic == TOPIC_NONE {
+            continue;
+        }
+        samples.push((m.features, top.topic == l.topic, l.topic == TOPIC_NONE));
+    }
+    let fitted = ConfidenceModel::fit(
+        &samples
+            .iter()
+            .map(|(f, ok, _)| (*f, *ok))
+            .collect::<Vec<_>>(),
+    );
+    let thresholds = choose_thresholds(&fitted, &samples);
+    Ok(ConfidenceModel {
+        thresholds,
+        fusion,
+        fusion_voice,
+        ..fitted
+    })
+}
+
+fn report_halves(matcher: &Matcher, fit: &[&Labelled], report: &[&Labelled]) -> anyhow::Result<()> {
+    print(
+        &evaluate(matcher, fit)?,
+        &format!("fitting half ({} lines)", fit.len()),
+    );
+    print(
+        &evaluate(matcher, report)?,
+        &format!(
+            "reporting half ({} lines, not used for fitting)",
+            report.len()
+        ),
+    );
+    let m = matcher.calibration().model(matcher.has_semantic());
+    println!(
+        "fusion {:.2} (voice {:.2}), thresholds: answer {:.3}, confirm {:.3}",
+        m.fusion, m.fusion_voice, m.thresholds.answer, m.thresholds.confirm
+    );
+    Ok(())
+}
+
 /// Most in-scope lines that may come back as `none` on the fitting half.
 const MAX_IN_SCOPE_AS_NONE: f64 = 0.04;
 
@@ -184,7 +261,10 @@ const MAX_IN_SCOPE_AS_NONE: f64 = 0.04;
 /// [`MAX_IN_SCOPE_AS_NONE`] of in-scope lines come back as `none`; and the
 /// lowest answer threshold whose answers are right at least
 /// [`ANSWER_PRECISION`] of the time.
-fn choose_thresholds(c: &Calibration, samples: &[(knowledge::Features, bool, bool)]) -> Thresholds {
+fn choose_thresholds(
+    c: &ConfidenceModel,
+    samples: &[(knowledge::Features, bool, bool)],
+) -> Thresholds {
     let scored: Vec<(f32, bool, bool)> = samples
         .iter()
         .map(|(f, ok, gold_none)| (c.confidence(f), *ok, *gold_none))

@@ -6,7 +6,7 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use knowledge::{Channel, Decision, Fingerprint, KnowledgeBase, Matcher};
+use knowledge::{Channel, Decision, Fingerprint, KnowledgeBase};
 
 use crate::paths::Project;
 
@@ -32,7 +32,10 @@ pub(crate) fn run(project: &Project) -> anyhow::Result<ExitCode> {
         if let Ok(now) = Fingerprint::of(&project.knowledge) {
             if now != fingerprint {
                 fingerprint = now;
-                match KnowledgeBase::load(&project.knowledge).and_then(|kb| Matcher::build(&kb)) {
+                match KnowledgeBase::load(&project.knowledge)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|kb| project.matcher_for(&kb))
+                {
                     Ok(m) => {
                         matcher = m;
                         println!(

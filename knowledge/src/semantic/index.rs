@@ -1,0 +1,190 @@
+//! The embedded texts of a knowledge base, and their cache on disk.
+//!
+//! Every answer contributes its title and example questions, every
+//! out-of-scope example itself; each text belongs to one entry (the same
+//! entry numbers as the lexical index). At query time an entry scores the
+//! highest cosine of its texts.
+//!
+//! The cache maps a hash of (model, text) to the embedding, so a rebuild
+//! after an edit embeds only new or changed texts. It is one binary file,
+//! rewritten whole (to a temporary name, then renamed) after a build that
+//! embedded anything; a missing, foreign or damaged cache is ignored.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use super::{cosine, Embedder};
+
+const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB1";
+
+/// FNV-1a, 64 bits, over the parts in order. Hand-written because the key
+/// must stay the same across Rust versions and machines (std's hasher
+/// promises neither) and this is all it takes.
+pub(crate) fn stable_hash(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        // Separator, so ("ab", "c") and ("a", "bc") differ.
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Embeddings of the indexed texts, row by row, with their entries.
+pub(crate) struct SemanticIndex {
+    dim: usize,
+    vectors: Vec<f32>,
+    entry_of: Vec<usize>,
+    entries: usize,
+    /// Texts embedded by this build (the rest came from the cache).
+    pub(crate) embedded: usize,
+}
+
+impl SemanticIndex {
+    /// Embeds `texts` (entry number, text), reading and updating `cache`.
+    pub(crate) fn build(
+        embedder: &Embedder,
+        texts: &[(usize, &str)],
+        entries: usize,
+        cache: Option<&Path>,
+    ) -> SemanticIndex {
+        let dim = embedder.dim();
+        let key_of =
+            |text: &str| stable_hash(&[&embedder.model_key.to_le_bytes(), text.as_bytes()]);
+        let mut cached = cache
+            .map(|p| read_cache(p, embedder.model_key, dim))
+            .unwrap_or_default();
+        let mut missing: Vec<&str> = texts
+            .iter()
+            .map(|(_, t)| *t)
+            .filter(|t| !cached.contains_key(&key_of(t)))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let embedded = missing.len();
+        if !missing.is_empty() {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let per = missing.len().div_ceil(threads).max(1);
+            let fresh: Vec<(u64, Vec<f32>)> = std::thread::scope(|s| {
+                let handles: Vec<_> = missing
+                    .chunks(per)
+                    .map(|chunk| {
+                        s.spawn(move || {
+                            chunk
+                                .iter()
+                                .map(|t| (key_of(t), embedder.embed(t)))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            });
+            cached.extend(fresh);
+            if let Some(path) = cache {
+                // A cache that cannot be written costs time on the next
+                // build, nothing else.
+                let _ = write_cache(path, embedder.model_key, dim, texts, &cached, &key_of);
+            }
+        }
+        let mut vectors = Vec::with_capacity(texts.len() * dim);
+        let mut entry_of = Vec::with_capacity(texts.len());
+        for (entry, text) in texts {
+            match cached.get(&key_of(text)) {
+                Some(v) => vectors.extend_from_slice(v),
+                // Only if an embedding thread died; the text then scores 0.
+                None => vectors.extend(std::iter::repeat_n(0.0, dim)),
+            }
+            entry_of.push(*entry);
+        }
+        SemanticIndex {
+            dim,
+            vectors,
+            entry_of,
+            entries,
+            embedded,
+        }
+    }
+
+    /// The highest cosine per entry for the query embedding `q`.
+    pub(crate) fn entry_scores(&self, q: &[f32]) -> Vec<f32> {
+        let mut best = vec![-1.0f32; self.entries];
+        for (v, &entry) in self.vectors.chunks_exact(self.dim).zip(&self.entry_of) {
+            let c = cosine(q, v);
+            if c > best[entry] {
+                best[entry] = c;
+            }
+        }
+        best
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entry_of.len()
+    }
+}
+
+fn read_cache(path: &Path, model_key: u64, dim: usize) -> HashMap<u64, Vec<f32>> {
+    let mut out = HashMap::new();
+    let Ok(bytes) = std::fs::read(path) else {
+        return out;
+    };
+    let header = 8 + 8 + 8;
+    if bytes.len() < header || &bytes[..8] != CACHE_MAGIC {
+        return out;
+    }
+    let u64_at = |at: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(a)
+    };
+    if u64_at(8) != model_key || u64_at(16) != dim as u64 {
+        return out;
+    }
+    let record = 8 + dim * 4;
+    for rec in bytes[header..].chunks_exact(record) {
+        let mut k = [0u8; 8];
+        k.copy_from_slice(&rec[..8]);
+        out.insert(u64::from_le_bytes(k), super::file::f32s(&rec[8..]));
+    }
+    out
+}
+
+fn write_cache(
+    path: &Path,
+    model_key: u64,
+    dim: usize,
+    texts: &[(usize, &str)],
+    cached: &HashMap<u64, Vec<f32>>,
+    key_of: &dyn Fn(&str) -> u64,
+) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut keys: Vec<u64> = texts.iter().map(|(_, t)| key_of(t)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut buf = Vec::with_capacity(24 + keys.len() * (8 + dim * 4));
+    buf.extend_from_slice(CACHE_MAGIC);
+    buf.extend_from_slice(&model_key.to_le_bytes());
+    buf.extend_from_slice(&(dim as u64).to_le_bytes());
+    for k in keys {
+        if let Some(v) = cached.get(&k) {
+            buf.extend_from_slice(&k.to_le_bytes());
+            for x in v {
+                buf.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&buf)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
