@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
-use knowledge::{KnowledgeBase, KnowledgeError, KnowledgePaths, Matcher, Problem};
+use knowledge::{BuildOptions, KnowledgeBase, KnowledgeError, KnowledgePaths, Matcher, Problem};
 
 use crate::departments::{DepartmentsFile, Directory};
 use crate::flows::{Flow, FlowFile};
@@ -27,6 +27,20 @@ pub struct Config {
     pub flow: Flow,
     pub departments: Directory,
     pub time_zone: TimeZone,
+}
+
+impl Config {
+    /// The confidence thresholds in force: the flow's, else those fitted
+    /// for the confidence model the matcher uses (with or without the
+    /// semantic channel).
+    pub fn thresholds(&self) -> knowledge::Thresholds {
+        self.flow.thresholds.unwrap_or_else(|| {
+            self.matcher
+                .calibration()
+                .model(self.matcher.has_semantic())
+                .thresholds
+        })
+    }
 }
 
 /// Why a configuration could not be loaded.
@@ -70,13 +84,24 @@ pub fn load_with_flows(
     municipality: &str,
     flows_dir: &Path,
 ) -> Result<Config, ConfigError> {
+    load_with(root, municipality, flows_dir, &BuildOptions::default())
+}
+
+/// Like [`load_with_flows`], with the matcher built with `build` (the
+/// semantic model and its embedding cache, when the caller has them).
+pub fn load_with(
+    root: &Path,
+    municipality: &str,
+    flows_dir: &Path,
+    build: &BuildOptions<'_>,
+) -> Result<Config, ConfigError> {
     let paths = KnowledgePaths::in_repository(root, municipality);
     let knowledge = KnowledgeBase::load(&paths).map_err(|e| match e {
         KnowledgeError::Invalid(p) => ConfigError::Invalid(p),
         other => ConfigError::Knowledge(other),
     })?;
     let (flow, departments) = load_flows(flows_dir, &knowledge)?;
-    let matcher = Matcher::build(&knowledge).map_err(ConfigError::Knowledge)?;
+    let matcher = Matcher::build_with(&knowledge, build).map_err(ConfigError::Knowledge)?;
     Ok(Config {
         knowledge,
         matcher,

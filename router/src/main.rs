@@ -6,6 +6,7 @@
 mod commands;
 mod labelled;
 mod paths;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ struct Cli {
 enum Command {
     /// Build the knowledge index and answer questions typed at a prompt.
     Run,
+    /// Serve the citizen chat, its widget and API, and the analysts' views.
+    Serve(serve::ServeArgs),
     /// Match utterances read as JSON lines on stdin; one JSON line out per line in.
     Match {
         /// Read `{"id", "text", "channel"}` lines (the only mode).
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
             .command
         {
             Command::Run => commands::repl::run(&project),
+            Command::Serve(args) => serve::run(&project, args),
             Command::Match { jsonl: _ } => commands::match_jsonl::run(&project),
             Command::Scrub { jsonl: _ } => commands::scrub::run(),
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),

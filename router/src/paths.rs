@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use std::sync::{Arc, OnceLock};
 
+use router::config::{Config, ConfigError};
 use knowledge::{BuildOptions, Embedder, KnowledgeBase, KnowledgePaths, Matcher};
 
 /// A located project directory and the chosen municipality.
@@ -79,6 +80,23 @@ impl Project {
             },
         )
         .context("building the knowledge index")
+    }
+
+    /// The dialogue configuration (knowledge, matcher with every channel
+    /// whose model is present, flow, departments) with the flows of `flows_dir`.
+    pub(crate) fn config(&self, flows_dir: &Path) -> anyhow::Result<Result<Config, ConfigError>> {
+        let cache = self.embedding_cache();
+        let build = BuildOptions {
+            embedder: self.embedder()?,
+            cache: Some(&cache),
+            ..BuildOptions::default()
+        };
+        Ok(router::config::load_with(
+            &self.root,
+            &self.municipality,
+            flows_dir,
+            &build,
+        ))
     }
 
     /// The semantic model, or `None` (said once on stderr) when the file is

@@ -41,7 +41,7 @@ fn flows_dir(project: &Project, dir: Option<PathBuf>) -> PathBuf {
 
 /// Loads everything; prints the problems and returns `None` when invalid.
 fn load(project: &Project, dir: &Path) -> anyhow::Result<Option<config::Config>> {
-    match config::load_with_flows(&project.root, &project.municipality, dir) {
+    match project.config(dir)? {
         Ok(c) => Ok(Some(c)),
         Err(ConfigError::Invalid(problems)) => {
             for p in &problems {

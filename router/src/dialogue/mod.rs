@@ -271,11 +271,8 @@ impl Dialogue {
         if understand::is_human_request(text) {
             return self.hand_to_switchboard(s);
         }
-        let m = match self
-            .config
-            .matcher
-            .find_with(text, self.channel, flow.thresholds)
-        {
+        let thresholds = self.config.thresholds();
+        let m = match self.config.matcher.find_with(text, self.channel, thresholds) {
             Ok(m) => m,
             // The index could not be searched: treat as not understood.
             Err(_) => return self.miss(s),
@@ -286,7 +283,7 @@ impl Dialogue {
         s.decision = Some(m.decision);
         // The matcher decides `handover` for these special topics; any
         // confidence worth a question is enough to act on them at once.
-        let sure_enough = m.confidence >= flow.thresholds.confirm;
+        let sure_enough = m.confidence >= thresholds.confirm;
         if m.topic == TOPIC_EMERGENCY && sure_enough {
             return self.emergency(s);
         }

@@ -204,7 +204,9 @@ pub struct Override {
 pub struct Flow {
     pub prompts: PromptsFile,
     pub recordings: BTreeMap<String, String>,
-    pub thresholds: Thresholds,
+    /// The flow's own thresholds; `None`: the calibrated ones of the
+    /// confidence model in use (see [`crate::config::Config::thresholds`]).
+    pub thresholds: Option<Thresholds>,
     pub tries_before_menu: u8,
     pub no_input: Duration,
     pub switchboard: String,
@@ -329,7 +331,7 @@ impl Flow {
         }
 
         let thresholds = match file.thresholds {
-            None => kb.calibration().thresholds,
+            None => None,
             Some(t) => {
                 let (answer_at, confirm_at) = (
                     loc.nested("thresholds", "answer"),
@@ -368,10 +370,10 @@ impl Flow {
                         format!("confirm threshold {} is too low (at least {MIN_CONFIRM_THRESHOLD}); the bot would ask about almost anything", t.confirm),
                     );
                 }
-                Thresholds {
+                Some(Thresholds {
                     answer: t.answer,
                     confirm: t.confirm,
-                }
+                })
             }
         };
         if !(1..=5).contains(&file.tries_before_menu) {

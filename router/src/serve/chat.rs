@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use knowledge::Channel;
 use router::dialogue::{Action, Dialogue, Event, Outcome, Turn};
 use serde::{Deserialize, Serialize};
-use transcripts::store::{self, ConversationId, NewConversation, NewTurn, Speaker};
+use transcripts::{self as store, ConversationId, NewConversation, NewTurn, Speaker};
 use transcripts::{RawUtterance, RedactedText};
 
 use super::limits::Window;
@@ -110,8 +110,8 @@ fn end(app: &App, session: &mut ChatSession) {
         .step(Event::Ended, jiff::Timestamp::now());
     if let Err(e) = app.store.end_conversation(
         session.conversation,
-        &outcome(&turn.outcome),
         to_time(jiff::Timestamp::now()),
+        &outcome(&turn.outcome),
     ) {
         tracing::error!(error = %e, "storing the end of a chat failed");
     }
@@ -413,7 +413,7 @@ fn finish(
     if ended && !session.ended {
         session.ended = true;
         app.store
-            .end_conversation(session.conversation, &outcome(&turn.outcome), to_time(now))
+            .end_conversation(session.conversation, to_time(now), &outcome(&turn.outcome))
             .map_err(|e| {
                 tracing::error!(error = %e, "storing the end of a chat failed");
                 internal()
@@ -472,6 +472,16 @@ fn render(actions: &[Action]) -> (Vec<Message>, bool) {
                     ..Message::default()
                 });
             }
+            // Callbacks are taken on the phone; the chat says when the
+            // department opens instead of promising a call it cannot book.
+            Action::Callback { department, opens } => messages.push(Message {
+                text: match opens {
+                    Some(opens) => format!("Chatten kan ikke bestille et opkald. Ring til {department} igen, når der åbner {opens}."),
+                    None => format!("Chatten kan ikke bestille et opkald. Ring til {department} igen, når der er åbent."),
+                },
+                handover: true,
+                ..Message::default()
+            }),
             Action::Transfer { .. }
             | Action::Listen { .. }
             | Action::OfferSms { .. }
@@ -497,7 +507,10 @@ fn outcome(outcome: &Outcome) -> store::Outcome {
         Outcome::Transferred(department) => store::Outcome::Transferred {
             department: department.clone(),
         },
-        Outcome::HandedOver(_) | Outcome::Emergency => store::Outcome::HandedOver,
+        Outcome::HandedOver(department) => store::Outcome::HandedOver {
+            department: department.clone(),
+        },
+        Outcome::Emergency => store::Outcome::Emergency,
         Outcome::InProgress | Outcome::Abandoned => store::Outcome::Abandoned,
     }
 }

@@ -23,8 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use router::Config;
-use transcripts::store::Store;
-use transcripts::Scrubber;
+use transcripts::{Scrubber, Store};
 
 use crate::paths::Project;
 
@@ -79,6 +78,13 @@ pub(crate) struct Health {
 }
 
 pub(crate) fn run(project: &Project, args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,7 +96,13 @@ pub(crate) fn run(project: &Project, args: ServeArgs) -> anyhow::Result<std::pro
 async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
     let municipality = project.municipality.clone();
     let root = project.root.clone();
-    let config = load(&root, &municipality).map_err(|problems| {
+    let loader = Loader {
+        root: root.clone(),
+        municipality: municipality.clone(),
+        embedder: project.embedder()?,
+        cache: project.embedding_cache(),
+    };
+    let config = loader.load().map_err(|problems| {
         anyhow::anyhow!(
             "the configuration has problems:\n{}",
             problems.join("\n")
@@ -110,19 +122,22 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         municipality,
     });
-    tokio::spawn(watch(app.clone(), root.clone()));
+    tokio::spawn(watch(app.clone(), Arc::new(loader)));
     tokio::spawn(sweep(app.clone(), args.retention_days));
 
-    let views = transcripts::views::router(store, transcripts::views::ViewsConfig::default());
+    let views = transcripts::views::router(
+        store.open_again().context("opening the transcript store for the views")?,
+        transcripts::views::ViewsConfig::default(),
+    );
     let router = Router::new()
         .route("/", get(page))
-        .route("/chat.js", get(|| asset("text/javascript", CHAT_JS)))
-        .route("/chat.css", get(|| asset("text/css", CHAT_CSS)))
-        .route("/widget.js", get(|| asset("text/javascript", WIDGET_JS)))
+        .route("/chat.js", get(|| async { asset("text/javascript", CHAT_JS) }))
+        .route("/chat.css", get(|| async { asset("text/css", CHAT_CSS) }))
+        .route("/widget.js", get(|| async { asset("text/javascript", WIDGET_JS) }))
         .route("/health", get(health))
         .merge(chat::routes())
         .with_state(app.clone())
-        .nest("/analyse", views);
+        .merge(views);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -144,31 +159,51 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads a configuration, or the located problems as lines.
-fn load(root: &Path, municipality: &str) -> Result<Config, Vec<String>> {
-    router::load(root, municipality).map_err(|e| {
-        let problems = e.problems();
-        if problems.is_empty() {
-            vec![e.to_string()]
-        } else {
-            problems.iter().map(ToString::to_string).collect()
-        }
-    })
+/// Everything needed to load a configuration snapshot again.
+struct Loader {
+    root: PathBuf,
+    municipality: String,
+    embedder: Option<Arc<knowledge::Embedder>>,
+    cache: PathBuf,
+}
+
+impl Loader {
+    /// Loads a configuration, or the located problems as lines.
+    fn load(&self) -> Result<Config, Vec<String>> {
+        let build = knowledge::BuildOptions {
+            embedder: self.embedder.clone(),
+            cache: Some(&self.cache),
+            ..knowledge::BuildOptions::default()
+        };
+        router::config::load_with(
+            &self.root,
+            &self.municipality,
+            &self.root.join("flows"),
+            &build,
+        )
+        .map_err(|e| {
+            let problems = e.problems();
+            if problems.is_empty() {
+                vec![e.to_string()]
+            } else {
+                problems.iter().map(ToString::to_string).collect()
+            }
+        })
+    }
 }
 
 /// Reloads the configuration when a file under the project changes.
-async fn watch(app: Arc<App>, root: PathBuf) {
-    let mut seen = stamp(&root);
+async fn watch(app: Arc<App>, loader: Arc<Loader>) {
+    let mut seen = stamp(&loader.root);
     loop {
         tokio::time::sleep(RELOAD_POLL).await;
-        let now = stamp(&root);
+        let now = stamp(&loader.root);
         if now == seen {
             continue;
         }
         seen = now;
-        let municipality = app.municipality.clone();
-        let dir = root.clone();
-        let loaded = tokio::task::spawn_blocking(move || load(&dir, &municipality)).await;
+        let job = loader.clone();
+        let loaded = tokio::task::spawn_blocking(move || job.load()).await;
         let mut health = app.health.write().unwrap_or_else(|e| e.into_inner());
         match loaded {
             Ok(Ok(config)) => {

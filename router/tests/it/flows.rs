@@ -10,10 +10,8 @@ use jiff::tz::TimeZone;
 use knowledge::Channel;
 use router::dialogue::{Action, Dialogue, Event};
 use transcripts::RawUtterance;
+use crate::repo;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn vejviser(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vejviser"))

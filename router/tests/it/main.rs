@@ -1,8 +1,18 @@
-//! End-to-end tests of the `vejviser` binary's command-line contracts.
+//! End-to-end tests of the `vejviser` binary: its command-line contracts,
+//! the server over HTTP, and the chat in a real browser.
 
+mod browser;
 mod cli;
-mod scrub;
-mod sms;
 mod flows;
-mod trace;
+mod scrub;
+mod server;
+mod sms;
 mod store_cli;
+mod trace;
+
+use std::path::{Path, PathBuf};
+
+/// The checkout the binary was built from.
+pub(crate) fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}

@@ -6,13 +6,11 @@ use std::process::{Command, Output, Stdio};
 
 use time::macros::datetime;
 use transcripts::{
+use crate::repo;
     Channel, Decision, NewConversation, NewTurn, Outcome, RawUtterance, Role, Scrubber, Speaker,
     Store,
 };
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn vejviser(data: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
