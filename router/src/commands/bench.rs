@@ -26,10 +26,15 @@ pub(crate) enum BenchWhat {
         #[arg(long, value_delimiter = ',', default_values_t = [2_200usize, 100_000])]
         sizes: Vec<usize>,
     },
+    /// Speech recogniser real-time factor and model load time.
+    Asr(super::bench_asr::BenchAsrArgs),
 }
 
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
-    let BenchWhat::Match { queries, sizes } = what;
+    let (queries, sizes) = match what {
+        BenchWhat::Match { queries, sizes } => (queries, sizes),
+        BenchWhat::Asr(args) => return super::bench_asr::run(project, &args),
+    };
     let kb = project.load()?;
     println!(
         "matcher benchmark: one thread, {queries} queries per knowledge base, lexical channel"
