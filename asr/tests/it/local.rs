@@ -10,16 +10,16 @@ use crate::speech::{config, danish, danish_clip};
 fn danish_speech_at_16khz_is_recognised() {
     let local = LocalRecognizer::start(config()).unwrap();
     let t = local
-        .transcribe_blocking(&danish_clip("jeg skal have fornyet mit pas"))
+        .transcribe_blocking(&danish_clip("jeg har mistet mit sundhedskort"))
         .unwrap();
     assert_eq!(t.backend, Backend::Local);
     let text = t.text().to_lowercase();
-    assert!(text.contains("pas"), "heard {text:?}");
+    assert!(text.contains("sundhedskort"), "heard {text:?}");
 }
 
 #[test]
 fn telephone_ulaw_at_8khz_is_recognised() {
-    let samples = danish("jeg skal have fornyet mit pas", 8_000);
+    let samples = danish("jeg vil gerne bestille et nyt kørekort", 8_000);
     let wav = asr::encode_wav(&samples, 8_000, WavEncoding::MuLaw);
     let clip = AudioClip::from_wav(&wav).unwrap();
     let local = LocalRecognizer::start(config()).unwrap();
@@ -28,13 +28,13 @@ fn telephone_ulaw_at_8khz_is_recognised() {
         .unwrap()
         .into_text()
         .to_lowercase();
-    assert!(text.contains("pas"), "heard {text:?}");
+    assert!(text.contains("kørekort"), "heard {text:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_api_recognises_and_reports_timing() {
     let local = LocalRecognizer::start(config()).unwrap();
-    let clip = danish_clip("mit sundhedskort er væk");
+    let clip = danish_clip("jeg har mistet mit sundhedskort");
     let t = local.transcribe(&clip).await.unwrap();
     assert!(t.audio_ms > 1000);
     assert!(t.elapsed > Duration::ZERO);

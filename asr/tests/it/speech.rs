@@ -18,6 +18,10 @@ pub(crate) fn model() -> PathBuf {
 
 pub(crate) fn config() -> WhisperConfig {
     let mut c = WhisperConfig::new(model());
+    // One thread: tests run side by side on a small shared machine, where
+    // whisper.cpp's per-operation thread barriers make two threads per
+    // slot far slower than one.
+    c.threads_per_slot = 1;
     c.prompt = "Borgerservice. Pas, kørekort, sundhedskort, affald.".into();
     c
 }
