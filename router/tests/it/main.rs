@@ -1,3 +1,4 @@
 //! End-to-end tests of the `vejviser` binary's command-line contracts.
 
 mod cli;
+mod transcribe;
