@@ -40,7 +40,10 @@ pub struct WhisperConfig {
     pub model: PathBuf,
     /// Utterances recognised at the same time (each holds a whisper state).
     pub slots: usize,
-    /// CPU threads per slot.
+    /// CPU threads per slot. Keep `slots × threads_per_slot` at or below
+    /// the cores given to the router: whisper.cpp synchronises its threads
+    /// after every operation, so on an oversubscribed CPU two threads are
+    /// many times slower than one (measured on the shared 2-core dev box).
     pub threads_per_slot: usize,
     /// How long a request waits for a free slot before `Overloaded`.
     pub admission_wait: Duration,
