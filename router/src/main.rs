@@ -56,6 +56,13 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Print what the speech recogniser hears in a WAV file (16-bit PCM or
+    /// G.711, mono, 8 or 16 kHz).
+    Transcribe {
+        file: PathBuf,
+        #[command(flatten)]
+        asr: commands::transcribe::AsrOptions,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -112,6 +119,7 @@ fn main() -> ExitCode {
             Command::Match { jsonl: _ } => commands::match_jsonl::run(&project),
             Command::Scrub { jsonl: _ } => commands::scrub::run(),
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
+            Command::Transcribe { file, asr } => commands::transcribe::run(&project, &file, &asr),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
             Command::Flows { what } => commands::flows::run(&project, what),

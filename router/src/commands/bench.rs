@@ -49,6 +49,8 @@ pub(crate) enum BenchWhat {
         #[arg(long, default_value_t = 500)]
         paced: usize,
     },
+    /// Speech recogniser real-time factor and model load time.
+    Asr(super::bench_asr::BenchAsrArgs),
 }
 
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
@@ -61,6 +63,7 @@ pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode
         } => (queries, semantic_queries, sizes, semantic_max),
         BenchWhat::Scrub { utterances } => return bench_scrub(utterances),
         BenchWhat::Sms { messages, paced } => return super::sms::bench(messages, paced),
+        BenchWhat::Asr(args) => return super::bench_asr::run(project, &args),
     };
     let kb = project.load()?;
     let embedder = project.embedder()?;

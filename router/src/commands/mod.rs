@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod bench;
+pub(crate) mod bench_asr;
 pub(crate) mod eval;
 pub(crate) mod flows;
 pub(crate) mod knowledge;
@@ -10,3 +11,4 @@ pub(crate) mod scrub;
 pub(crate) mod sms;
 pub(crate) mod report;
 pub(crate) mod users;
+pub(crate) mod transcribe;

@@ -16,3 +16,4 @@ use std::path::{Path, PathBuf};
 pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+mod transcribe;

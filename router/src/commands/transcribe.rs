@@ -1,0 +1,116 @@
+//! `vejviser transcribe FILE.wav`: prints what the speech recogniser hears.
+//!
+//! Also the shared recogniser options and their loading (model path,
+//! domain prompt from `flows/asr-prompt.txt`, remote server), used by
+//! `vejviser bench asr`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use asr::{AudioClip, LocalRecognizer, Recognizer, RemoteConfig, RemoteRecognizer, WhisperConfig};
+
+use crate::paths::Project;
+
+/// Options of the speech recogniser.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct AsrOptions {
+    /// GGML Whisper model (default: models/ggml-base.bin in the project;
+    /// scripts/fetch-whisper makes it).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Domain prompt file (default: flows/asr-prompt.txt in the project).
+    #[arg(long)]
+    prompt: Option<PathBuf>,
+    /// CPU threads used for one utterance.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// An OpenAI-compatible transcription server (base URL); the local
+    /// model is the fallback when it fails or is slow.
+    #[arg(long)]
+    remote: Option<String>,
+    /// How long to wait for the remote server.
+    #[arg(long, default_value_t = 3000)]
+    remote_timeout_ms: u64,
+}
+
+impl AsrOptions {
+    pub(crate) fn whisper_config(&self, project: &Project) -> anyhow::Result<WhisperConfig> {
+        let model = self
+            .model
+            .clone()
+            .unwrap_or_else(|| project.root.join("models/ggml-base.bin"));
+        let mut config = WhisperConfig::new(model);
+        config.threads_per_slot = self.threads;
+        config.prompt = self.prompt_text(project)?;
+        Ok(config)
+    }
+
+    fn prompt_text(&self, project: &Project) -> anyhow::Result<String> {
+        let (path, required) = match &self.prompt {
+            Some(p) => (p.clone(), true),
+            None => (project.root.join("flows/asr-prompt.txt"), false),
+        };
+        if !required && !path.is_file() {
+            return Ok(String::new());
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the recogniser prompt {}", path.display()))?;
+        Ok(prompt_from_file(&text))
+    }
+}
+
+/// The prompt file's text: `#` lines dropped, the rest joined by spaces.
+pub(crate) fn prompt_from_file(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads a WAV file into a clip, with the file named in any error.
+pub(crate) fn read_clip(file: &Path) -> anyhow::Result<AudioClip> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    AudioClip::from_wav(&bytes).with_context(|| format!("{}", file.display()))
+}
+
+pub(crate) fn run(
+    project: &Project,
+    file: &Path,
+    options: &AsrOptions,
+) -> anyhow::Result<ExitCode> {
+    let clip = read_clip(file)?;
+    let config = options.whisper_config(project)?;
+    let local = LocalRecognizer::start(config)?;
+    let transcript = match &options.remote {
+        None => local.transcribe_blocking(&clip)?,
+        Some(url) => {
+            let mut remote = RemoteConfig::new(url.clone());
+            remote.timeout = Duration::from_millis(options.remote_timeout_ms);
+            remote.prompt = local.config().prompt.clone();
+            let recognizer = Recognizer::new(Some(RemoteRecognizer::new(remote)?), Some(local))?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(recognizer.transcribe(&clip))?
+        }
+    };
+    // Printing the transcript is this command's purpose; it is the
+    // operator's own file, not a logged citizen utterance.
+    println!("{}", transcript.text());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_file_comments_are_dropped() {
+        let text = "# staff note\nBorgerservice, pas.\n\n  kørekort  \n#x\n";
+        assert_eq!(prompt_from_file(text), "Borgerservice, pas. kørekort");
+    }
+}
