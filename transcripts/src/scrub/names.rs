@@ -4,7 +4,9 @@
 //!
 //! Names that are also ordinary words (`names-ambiguous.txt`: bo, hans,
 //! per, skov, maj) count only after a cue, next to another name, or
-//! capitalised inside a typed sentence.
+//! capitalised inside a typed sentence (not right after another capitalised
+//! word that is no name: "Digital Post"). Every list is also read without
+//! æ, ø, å ("jorgensen", "joergensen"), the ambiguous list included.
 
 use std::collections::HashSet;
 
