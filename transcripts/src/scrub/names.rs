@@ -4,7 +4,9 @@
 //!
 //! Names that are also ordinary words (`names-ambiguous.txt`: bo, hans,
 //! per, skov, maj) count only after a cue, next to another name, or
-//! capitalised inside a typed sentence.
+//! capitalised inside a typed sentence (not right after another capitalised
+//! word that is no name: "Digital Post"). Every list is also read without
+//! æ, ø, å ("jorgensen", "joergensen"), the ambiguous list included.
 
 use std::collections::HashSet;
 
@@ -26,25 +28,17 @@ fn words(list: &str) -> impl Iterator<Item = String> + '_ {
 
 impl NameLexicon {
     pub(super) fn shipped() -> Self {
-        let names = words(include_str!("../../data/names-first.txt"))
+        let names: HashSet<String> = words(include_str!("../../data/names-first.txt"))
             .chain(words(include_str!("../../data/names-surnames.txt")))
             .collect();
-        let ambiguous = words(include_str!("../../data/names-ambiguous.txt")).collect();
-        let mut lexicon = NameLexicon { names, ambiguous };
+        let ambiguous: HashSet<String> =
+            words(include_str!("../../data/names-ambiguous.txt")).collect();
         // Chat is often typed without æ, ø, å: "jorgen", "soeren", "aase".
-        let folded: Vec<String> = lexicon
-            .names
-            .iter()
-            .filter(|n| n.contains(['æ', 'ø', 'å']))
-            .flat_map(|n| {
-                [
-                    n.replace('æ', "ae").replace('ø', "oe").replace('å', "aa"),
-                    n.replace('æ', "a").replace('ø', "o").replace('å', "a"),
-                ]
-            })
-            .collect();
-        lexicon.names.extend(folded);
-        lexicon
+        // An ambiguous name stays ambiguous folded ("grøn", "gron").
+        NameLexicon {
+            names: with_folded(names),
+            ambiguous: with_folded(ambiguous),
+        }
     }
 
     fn known(&self, w: &str) -> bool {
@@ -64,9 +58,16 @@ impl NameLexicon {
                 continue;
             }
             let w = ctx.lower(i);
+            // "Digital Post", "Danske Bank": a capital after a capitalised
+            // word that is no name belongs to the name of a thing.
+            let after_proper_noun = i > 0
+                && joined(ctx.gap(i - 1))
+                && ctx.tokens[i - 1].is_capitalised()
+                && !self.known(ctx.lower(i - 1));
             let chat_capital = ctx.tokens[i].is_capitalised()
                 && !starts_sentence(ctx.text, &ctx.tokens, i)
-                && !ctx.tokens[i].text.chars().all(char::is_uppercase);
+                && !ctx.tokens[i].text.chars().all(char::is_uppercase)
+                && !after_proper_noun;
             let cue = cue_before(ctx, i);
             let next_known = i + 1 < n && self.strong(ctx.lower(i + 1)) && joined(ctx.gap(i));
             *slot = self.strong(w)
@@ -132,6 +133,23 @@ impl NameLexicon {
             i = last;
         }
     }
+}
+
+/// Adds the spellings of each name typed without æ, ø, å: "jørgen" also as
+/// "joergen" and "jorgen".
+fn with_folded(mut set: HashSet<String>) -> HashSet<String> {
+    let folded: Vec<String> = set
+        .iter()
+        .filter(|n| n.contains(['æ', 'ø', 'å']))
+        .flat_map(|n| {
+            [
+                n.replace('æ', "ae").replace('ø', "oe").replace('å', "aa"),
+                n.replace('æ', "a").replace('ø', "o").replace('å', "a"),
+            ]
+        })
+        .collect();
+    set.extend(folded);
+    set
 }
 
 fn joined(gap: &str) -> bool {
@@ -430,7 +448,12 @@ pub(super) fn spelled(ctx: &mut Ctx<'_>) {
             .iter()
             .map(|t| t.lower.as_str())
             .collect();
-        if last - first >= 3 && letters != "cpr" && letters != "mfl" {
+        // Abbreviations read letter by letter: "s f o", "b b r".
+        let abbreviation = matches!(
+            letters.as_str(),
+            "cpr" | "mfl" | "sfo" | "bbr" | "cvr" | "pdf" | "sms" | "usa" | "atp" | "dsb"
+        );
+        if last - first >= 3 && !abbreviation {
             ctx.claim(first, last, Kind::Name);
             i = last;
         } else {
