@@ -2,7 +2,6 @@
 //! uses them: real binary, real knowledge base, stdin and stdout.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use crate::repo;
 

@@ -1,7 +1,6 @@
 //! `vejviser flows check` and `vejviser flows test` on the shipped flows
 //! and on broken copies, and the dialogue engine through its library API.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 

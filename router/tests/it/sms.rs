@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sms_gateway::local_provider::{LocalProvider, Reply};
 use sms_gateway::{Enqueued, MobileNumber, Outbox, OutboxOptions};
 
-use crate::cli::repo;
+use crate::repo;
 
 fn vejviser(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vejviser"))

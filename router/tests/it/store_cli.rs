@@ -1,15 +1,16 @@
 //! `vejviser users` and `vejviser report` against a real store file.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use time::macros::datetime;
 use transcripts::{
-use crate::repo;
     Channel, Decision, NewConversation, NewTurn, Outcome, RawUtterance, Role, Scrubber, Speaker,
     Store,
 };
+
+use crate::repo;
 
 
 fn vejviser(data: &Path, args: &[&str], stdin: &str) -> Output {
