@@ -53,6 +53,8 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Answer phone calls: the SIP/RTP voice front end.
+    Sip(commands::sip::SipArgs),
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -72,6 +74,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+
     let result =
         paths::Project::find(cli.root.as_deref(), &cli.municipality).and_then(|project| match cli
             .command
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
             Command::Match { jsonl: _ } => commands::match_jsonl::run(&project),
             Command::Scrub { jsonl: _ } => commands::scrub::run(),
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
+            Command::Sip(args) => commands::sip::run(&project, args),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
             Command::Flows { what } => commands::flows::run(&project, what),

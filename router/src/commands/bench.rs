@@ -26,6 +26,12 @@ pub(crate) enum BenchWhat {
         #[arg(long, value_delimiter = ',', default_values_t = [2_200usize, 100_000])]
         sizes: Vec<usize>,
     },
+    /// Key press to the first RTP packet of the answer, 1 and 10 calls.
+    Voice {
+        /// Calls timed per concurrency level.
+        #[arg(long, default_value_t = 20)]
+        calls: usize,
+    },
     /// Time to scrub a 30-word utterance.
     Scrub {
         /// Utterances timed.
@@ -38,6 +44,7 @@ pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode
     let (queries, sizes) = match what {
         BenchWhat::Match { queries, sizes } => (queries, sizes),
         BenchWhat::Scrub { utterances } => return bench_scrub(utterances),
+        BenchWhat::Voice { calls } => return super::bench_voice::run(project, calls),
     };
     let kb = project.load()?;
     println!(

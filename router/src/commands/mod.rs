@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
 pub(crate) mod bench;
+pub(crate) mod bench_voice;
 pub(crate) mod eval;
 pub(crate) mod flows;
 pub(crate) mod knowledge;
 pub(crate) mod match_jsonl;
 pub(crate) mod repl;
 pub(crate) mod scrub;
+pub(crate) mod sip;

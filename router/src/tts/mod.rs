@@ -1,0 +1,255 @@
+//! Speech output: the audio a call plays for a [`Say`], as 8 kHz samples.
+//!
+//! Recorded prompts (WAV of any common rate, mono or stereo, 16-bit or
+//! G.711 as hound reads them) are converted once at load time. Other texts
+//! are synthesised by the `espeak-ng` program with the Danish voice: it is
+//! run as a separate process (its library is GPL-3.0; calling the program
+//! keeps it out of this binary), text on stdin so no text is ever read as
+//! an option, WAV on stdout. Synthesised prompts are cached per text, so
+//! the greeting and the menus are synthesised once per process.
+//!
+//! Texts are never logged; errors name the prompt by its length only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::dialogue::Say;
+use crate::media::resample::{resample, ResampleError};
+
+/// The telephone rate every prompt is stored at.
+pub const RATE: u32 = 8000;
+/// Synthesised texts kept; past this the cache starts over.
+const CACHE_ENTRIES: usize = 1024;
+/// The longest a synthesis may take.
+const SYNTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most WAV bytes read from the synthesiser (about a minute of audio).
+const MAX_WAV_BYTES: usize = 4 * 1024 * 1024;
+
+/// How speech is synthesised.
+#[derive(Debug, Clone)]
+pub struct SpeechConfig {
+    /// The espeak-ng program.
+    pub espeak: PathBuf,
+    /// The espeak-ng voice.
+    pub voice: String,
+    /// Words per minute.
+    pub speed: u32,
+    /// The directory of recorded prompts, `<name>.wav`.
+    pub recordings_dir: PathBuf,
+}
+
+impl SpeechConfig {
+    /// espeak-ng's Danish voice at a calm pace, recordings from `dir`.
+    pub fn danish(recordings_dir: PathBuf) -> SpeechConfig {
+        SpeechConfig {
+            espeak: PathBuf::from("espeak-ng"),
+            voice: "da".into(),
+            speed: 160,
+            recordings_dir,
+        }
+    }
+}
+
+/// Why there is no audio for a prompt.
+#[derive(Debug, thiserror::Error)]
+pub enum TtsError {
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the synthesiser failed ({status}) on a text of {chars} characters")]
+    Synthesis { status: String, chars: usize },
+    #[error("the synthesiser took longer than {SYNTH_TIMEOUT:?}")]
+    Timeout,
+    #[error("cannot read recording {path}: {reason}")]
+    Recording { path: PathBuf, reason: String },
+    #[error("the synthesiser's output is not a usable wav: {0}")]
+    Wav(String),
+    #[error(transparent)]
+    Resample(#[from] ResampleError),
+}
+
+/// Prompts as 8 kHz audio.
+pub struct Speech {
+    config: SpeechConfig,
+    recordings: HashMap<String, Arc<[i16]>>,
+    cache: Mutex<HashMap<String, Arc<[i16]>>>,
+}
+
+impl Speech {
+    /// Loads and converts the recordings the flow names (`prompt → file
+    /// name` without `.wav`). A missing recording is reported and its
+    /// prompt synthesised instead; a broken one is an error.
+    pub fn load(
+        config: SpeechConfig,
+        recordings: &BTreeMap<String, String>,
+    ) -> Result<(Speech, Vec<PathBuf>), TtsError> {
+        let mut loaded = HashMap::new();
+        let mut missing = Vec::new();
+        for name in recordings.values() {
+            let path = config.recordings_dir.join(format!("{name}.wav"));
+            if !path.is_file() {
+                missing.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| TtsError::Recording {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let audio = wav_to_8k(&bytes).map_err(|e| TtsError::Recording {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            loaded.insert(name.clone(), Arc::from(audio));
+        }
+        Ok((
+            Speech {
+                config,
+                recordings: loaded,
+                cache: Mutex::new(HashMap::new()),
+            },
+            missing,
+        ))
+    }
+
+    /// The audio for `say`: its recording if loaded, else the cached or
+    /// freshly synthesised text.
+    pub async fn render(&self, say: &Say) -> Result<Arc<[i16]>, TtsError> {
+        if let Some(a) = say.recording.as_ref().and_then(|r| self.recordings.get(r)) {
+            return Ok(Arc::clone(a));
+        }
+        self.synthesise(&say.text).await
+    }
+
+    /// The synthesised audio of `text`, from the cache when it is there.
+    pub async fn synthesise(&self, text: &str) -> Result<Arc<[i16]>, TtsError> {
+        if let Some(a) = self.cached(text) {
+            return Ok(a);
+        }
+        let wav = self.espeak(text).await?;
+        let audio: Arc<[i16]> = Arc::from(wav_to_8k(&wav)?);
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(text.to_string(), Arc::clone(&audio));
+        }
+        Ok(audio)
+    }
+
+    fn cached(&self, text: &str) -> Option<Arc<[i16]>> {
+        self.cache.lock().ok()?.get(text).cloned()
+    }
+
+    async fn espeak(&self, text: &str) -> Result<Vec<u8>, TtsError> {
+        let spawn_err = |source| TtsError::Spawn {
+            program: self.config.espeak.clone(),
+            source,
+        };
+        let mut child = tokio::process::Command::new(&self.config.espeak)
+            .args([
+                "-v",
+                &self.config.voice,
+                "-s",
+                &self.config.speed.to_string(),
+                "--stdout",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(spawn_err)?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| spawn_err(std::io::Error::other("no stdin pipe")))?;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| spawn_err(std::io::Error::other("no stdout pipe")))?;
+        let input = text.replace(['\r', '\n'], " ");
+        let work = async {
+            stdin.write_all(input.as_bytes()).await.map_err(spawn_err)?;
+            drop(stdin);
+            let mut wav = Vec::new();
+            (&mut stdout)
+                .take(MAX_WAV_BYTES as u64)
+                .read_to_end(&mut wav)
+                .await
+                .map_err(spawn_err)?;
+            let status = child.wait().await.map_err(spawn_err)?;
+            if !status.success() {
+                return Err(TtsError::Synthesis {
+                    status: status.to_string(),
+                    chars: text.chars().count(),
+                });
+            }
+            Ok(wav)
+        };
+        tokio::time::timeout(SYNTH_TIMEOUT, work)
+            .await
+            .map_err(|_| TtsError::Timeout)?
+    }
+}
+
+/// Reads a WAV file (the whole of it, even when its header claims a
+/// length it does not have, as espeak-ng writes to a pipe) as 8 kHz mono.
+pub fn wav_to_8k(bytes: &[u8]) -> Result<Vec<i16>, TtsError> {
+    let reader =
+        hound::WavReader::new(Cursor::new(bytes)).map_err(|e| TtsError::Wav(e.to_string()))?;
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels.max(1));
+    let samples: Vec<i16> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, 16) => {
+            reader.into_samples::<i16>().map_while(Result::ok).collect()
+        }
+        (hound::SampleFormat::Int, 8) => reader
+            .into_samples::<i8>()
+            .map_while(Result::ok)
+            .map(|s| i16::from(s) << 8)
+            .collect(),
+        (hound::SampleFormat::Int, 24 | 32) => {
+            let shift = spec.bits_per_sample - 16;
+            reader
+                .into_samples::<i32>()
+                .map_while(Result::ok)
+                .map(|s| (s >> shift) as i16)
+                .collect()
+        }
+        (hound::SampleFormat::Float, _) => reader
+            .into_samples::<f32>()
+            .map_while(Result::ok)
+            .map(|s| (s * 32767.0).clamp(-32768.0, 32767.0) as i16)
+            .collect(),
+        (format, bits) => {
+            return Err(TtsError::Wav(format!(
+                "unsupported {format:?} {bits}-bit samples"
+            )))
+        }
+    };
+    let mono: Vec<i16> = if channels == 1 {
+        samples
+    } else {
+        samples
+            .chunks(channels)
+            .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / c.len() as i32) as i16)
+            .collect()
+    };
+    Ok(resample(&mono, spec.sample_rate, RATE)?)
+}
+
+/// The directory of a municipality's recorded prompts.
+pub fn recordings_dir(root: &Path, municipality: &str) -> PathBuf {
+    root.join("municipalities")
+        .join(municipality)
+        .join("recordings")
+}
