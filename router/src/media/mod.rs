@@ -291,3 +291,120 @@ impl MediaTask {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pair() -> (Media, UdpSocket, SocketAddr) {
+        let bot = UdpSocket::bind("127.0.0.1:0").await.expect("binds");
+        let bot_addr = bot.local_addr().expect("addr");
+        let caller = UdpSocket::bind("127.0.0.1:0").await.expect("binds");
+        let params = MediaParams {
+            law: Law::Mu,
+            dtmf_payload_type: Some(101),
+            remote: caller.local_addr().expect("addr"),
+        };
+        (start(bot, params, 7), caller, bot_addr)
+    }
+
+    /// Sends 400 ms of a loud tone as PCMU.
+    async fn talk(caller: &UdpSocket, to: SocketAddr) {
+        let mut out = Vec::new();
+        for i in 0..20u16 {
+            let payload: Vec<u8> = (0..FRAME)
+                .map(|n| Law::Mu.encode((12000.0 * (n as f32 * 0.35).sin()) as i16))
+                .collect();
+            rtp::write(&mut out, 0, i == 0, i, u32::from(i) * 160, 99, &payload);
+            caller.send_to(&out, to).await.expect("sends");
+        }
+    }
+
+    async fn next_event(media: &mut Media) -> MediaEvent {
+        media.events.recv().await.expect("media task alive")
+    }
+
+    #[tokio::test]
+    async fn caller_speech_stops_a_barge_in_prompt() {
+        let (mut media, caller, bot) = pair().await;
+        let audio: Arc<[i16]> = vec![1000i16; 8000 * 10].into();
+        media
+            .commands
+            .send(MediaCommand::Play {
+                id: 1,
+                audio,
+                barge_in: true,
+            })
+            .await
+            .expect("sends");
+        let mut buf = [0u8; 2048];
+        caller
+            .recv_from(&mut buf)
+            .await
+            .expect("the prompt's first packet");
+        talk(&caller, bot).await;
+        let mut seen = Vec::new();
+        while !matches!(seen.last(), Some(MediaEvent::SpeechStarted)) {
+            seen.push(next_event(&mut media).await);
+        }
+        assert_eq!(
+            seen[0],
+            MediaEvent::Played {
+                id: 1,
+                interrupted: true
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_prompt_without_barge_in_plays_to_the_end() {
+        let (mut media, caller, bot) = pair().await;
+        let audio: Arc<[i16]> = vec![1000i16; 8000 / 2].into();
+        media
+            .commands
+            .send(MediaCommand::Play {
+                id: 2,
+                audio,
+                barge_in: false,
+            })
+            .await
+            .expect("sends");
+        let mut buf = [0u8; 2048];
+        caller
+            .recv_from(&mut buf)
+            .await
+            .expect("the prompt's first packet");
+        talk(&caller, bot).await;
+        let mut seen = Vec::new();
+        while !matches!(seen.last(), Some(MediaEvent::Played { .. })) {
+            seen.push(next_event(&mut media).await);
+        }
+        assert!(seen.contains(&MediaEvent::SpeechStarted), "{seen:?}");
+        assert_eq!(
+            seen.last(),
+            Some(&MediaEvent::Played {
+                id: 2,
+                interrupted: false
+            })
+        );
+        assert_eq!(media.stats.packets_sent.load(Ordering::Relaxed), 25);
+    }
+
+    #[tokio::test]
+    async fn a_key_is_reported_once_for_its_repeated_packets() {
+        let (mut media, caller, bot) = pair().await;
+        let mut out = Vec::new();
+        for (seq, ts, key, end) in [
+            (1, 800, '5', false),
+            (2, 800, '5', true),
+            (3, 800, '5', true),
+            (4, 1600, '#', true),
+        ] {
+            let payload = TelephoneEvent::encode(key, end, 400).expect("a key");
+            rtp::write(&mut out, 101, seq == 1, seq, ts, 99, &payload);
+            caller.send_to(&out, bot).await.expect("sends");
+        }
+        assert_eq!(next_event(&mut media).await, MediaEvent::Dtmf('5'));
+        assert_eq!(next_event(&mut media).await, MediaEvent::Dtmf('#'));
+    }
+}

@@ -1,7 +1,8 @@
 //! Speech output: the audio a call plays for a [`Say`], as 8 kHz samples.
 //!
-//! Recorded prompts (WAV of any common rate, mono or stereo, 16-bit or
-//! G.711 as hound reads them) are converted once at load time. Other texts
+//! Recorded prompts (`municipalities/<id>/recordings/<name>.wav`: PCM
+//! WAV of any common rate, 8–32-bit or float, mono or stereo) are
+//! converted once at load time. Other texts
 //! are synthesised by the `espeak-ng` program with the Danish voice: it is
 //! run as a separate process (its library is GPL-3.0; calling the program
 //! keeps it out of this binary), text on stdin so no text is ever read as

@@ -32,6 +32,7 @@ fn free_port() -> u16 {
 struct Bot {
     child: Child,
     udp: SocketAddr,
+    tcp: SocketAddr,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -62,9 +63,15 @@ impl Bot {
             .find_map(|w| w.strip_prefix("udp="))
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no udp address in {line:?}"));
+        let tcp = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("tcp="))
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no tcp address in {line:?}"));
         Bot {
             child,
             udp,
+            tcp,
             log,
             _dir: dir,
         }
@@ -100,8 +107,13 @@ impl Drop for Bot {
 
 /// Runs sipp against the bot; returns whether every call succeeded, and its output.
 fn sipp(bot: &Bot, scenario_file: &str, calls: usize, extra: &[&str]) -> (bool, String) {
+    let target = if extra.contains(&"t1") {
+        bot.tcp
+    } else {
+        bot.udp
+    };
     let out = Command::new("sipp")
-        .arg(bot.udp.to_string())
+        .arg(target.to_string())
         .args(["-sf", &scenario(scenario_file)])
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
         .args(["-mp", &free_port().to_string()])
@@ -289,4 +301,50 @@ fn garbage_datagrams_do_not_stop_the_next_call() {
     let (ok, out) = sipp(&bot, "call_bye.xml", 1, &[]);
     assert!(ok, "sipp failed after garbage:\n{out}\n{}", bot.log());
     assert!(bot.is_running());
+}
+
+#[test]
+fn a_call_over_tcp_completes() {
+    let bot = Bot::start(OPEN, 10);
+    let (ok, out) = sipp(&bot, "call_bye.xml", 1, &["-t", "t1"]);
+    assert!(ok, "sipp failed:\n{out}\n{}", bot.log());
+    assert!(bot.wait_for("call ended", 1), "{}", bot.log());
+}
+
+#[test]
+fn refused_transfer_falls_back_to_the_number_and_hangs_up() {
+    let bot = Bot::start(OPEN, 10);
+    let (ok, out) = sipp(&bot, "dtmf_refer_declined.xml", 1, &[]);
+    assert!(ok, "sipp failed:\n{out}\n{}", bot.log());
+    assert!(bot.wait_for("call ended", 1), "{}", bot.log());
+    assert!(
+        bot.log().contains("transfer failed department=jobcenter"),
+        "{}",
+        bot.log()
+    );
+}
+
+#[test]
+fn options_keepalive_gets_200_with_allow() {
+    let bot = Bot::start(OPEN, 10);
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("binds");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let local = sock.local_addr().expect("addr");
+    let options = format!(
+        "OPTIONS sip:vejviser@{bot} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKopt\r\n\
+         From: <sip:pbx@{local}>;tag=p1\r\nTo: <sip:vejviser@{bot}>\r\nCall-ID: opt-1\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        bot = bot.udp
+    );
+    sock.send_to(options.as_bytes(), bot.udp).expect("sends");
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("an answer");
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.contains("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS"),
+        "{answer}"
+    );
+    assert!(answer.contains("branch=z9hG4bKopt"), "{answer}");
 }
