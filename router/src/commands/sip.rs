@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use router::media::NoRecogniser;
 use router::sip::{Clock, Server, SipSettings};
-use router::tts::{self, Speech, SpeechConfig};
+use router::tts::{self, HttpVoice, Speech, SpeechConfig};
 
 use crate::paths::Project;
 
@@ -27,6 +27,16 @@ pub(crate) struct SipArgs {
     /// Calls answered at once; more get 503 with Retry-After.
     #[arg(long, default_value_t = 50)]
     pub(crate) max_calls: usize,
+    /// A remote voice: an OpenAI-compatible `/v1/audio/speech` URL tried
+    /// before espeak-ng (API key from VEJVISER_TTS_API_KEY, if set).
+    #[arg(long)]
+    pub(crate) tts_url: Option<String>,
+    /// The remote voice's model.
+    #[arg(long, default_value = "tts-1")]
+    pub(crate) tts_model: String,
+    /// The remote voice's voice name.
+    #[arg(long, default_value = "da")]
+    pub(crate) tts_voice: String,
     /// For tests of opening hours: the clock starts at this time
     /// (`2026-12-25T10:00:00+01:00`) and runs on from there.
     #[arg(long, hide = true)]
@@ -57,10 +67,16 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
             }
         })?,
     );
-    let (speech, missing) = Speech::load(
-        SpeechConfig::danish(tts::recordings_dir(&project.root, &project.municipality)),
-        &config.flow.recordings,
-    )?;
+    let mut speech_config =
+        SpeechConfig::danish(tts::recordings_dir(&project.root, &project.municipality));
+    speech_config.http = args.tts_url.map(|url| HttpVoice {
+        url,
+        model: args.tts_model,
+        voice: args.tts_voice,
+        api_key: std::env::var("VEJVISER_TTS_API_KEY").ok(),
+        timeout: std::time::Duration::from_secs(5),
+    });
+    let (speech, missing) = Speech::load(speech_config, &config.flow.recordings)?;
     for m in missing {
         tracing::warn!(path = %m.display(), "recording missing; the prompt is synthesised");
     }

@@ -82,6 +82,8 @@ struct Call {
     cseq: u32,
     typeahead: Option<char>,
     recognising: Option<JoinHandle<Result<String, RecogniseError>>>,
+    /// The caller's mobile number, for the SMS only: never logged or stored.
+    caller: Option<sms_gateway::MobileNumber>,
     media_port: u16,
     sdp_session: u64,
     sdp_version: u64,
@@ -163,6 +165,7 @@ async fn answer(shared: &Arc<Shared>, invite: Message, peer: Peer, rx: mpsc::Rec
         random_u64() as u32,
     );
     let now = Instant::now();
+    let caller = caller_number(&invite);
     let mut call = Call {
         dialogue: Dialogue::new(Arc::clone(&shared.config)),
         shared: Arc::clone(shared),
@@ -183,6 +186,7 @@ async fn answer(shared: &Arc<Shared>, invite: Message, peer: Peer, rx: mpsc::Rec
         cseq: 1,
         typeahead: None,
         recognising: None,
+        caller,
         media_port,
         sdp_session,
         sdp_version: 1,
@@ -333,24 +337,13 @@ impl Call {
                 self.refer(department, &sip_uri, topic.as_deref(), &summary)
                     .await
             }
-            Action::Handover {
-                department,
-                open_now,
-                callback,
-                ..
-            } => {
-                tracing::info!(%department, open_now, callback, "handover");
+            Action::Handover { .. }
+            | Action::SendSms { .. }
+            | Action::OfferSms { .. }
+            | Action::ShowButtons(_)
+            | Action::ShowLinks(_) => {
+                self.inform(&action);
             }
-            Action::SendSms { answer_id, .. } => {
-                // The SMS outbox is connected at merge time; the caller's
-                // number (From / P-Asserted-Identity) goes to it and
-                // nowhere else.
-                tracing::info!(
-                    answer_id = answer_id.as_deref().unwrap_or("-"),
-                    "sms requested"
-                );
-            }
-            Action::OfferSms { .. } | Action::ShowButtons(_) | Action::ShowLinks(_) => {}
             Action::End => self.bye().await,
         }
     }
@@ -368,11 +361,11 @@ impl Call {
                 true
             }
             Action::SendSms { answer_id, .. } => {
-                // The SMS outbox is connected at merge time; the caller's
-                // number (From / P-Asserted-Identity) goes to it and
-                // nowhere else.
+                // The SMS outbox is connected at merge time: `self.caller`
+                // goes to it and nowhere else.
                 tracing::info!(
                     answer_id = answer_id.as_deref().unwrap_or("-"),
+                    mobile = self.caller.is_some(),
                     "sms requested"
                 );
                 true
@@ -737,6 +730,21 @@ impl Call {
     }
 }
 
+/// The caller's Danish mobile number from P-Asserted-Identity, else From
+/// (`sip:+4512345678@pbx`, `tel:12345678`); `None` for anything else.
+fn caller_number(invite: &Message) -> Option<sms_gateway::MobileNumber> {
+    invite
+        .header("p-asserted-identity")
+        .into_iter()
+        .chain(invite.header("from"))
+        .find_map(|v| {
+            let uri = message::uri_of(v);
+            let user = uri.split_once(':')?.1;
+            let user = user.split(['@', ';']).next()?;
+            sms_gateway::MobileNumber::parse(user).ok()
+        })
+}
+
 /// The key of an INFO with `application/dtmf-relay` (`Signal=5`).
 fn info_dtmf(body: &[u8]) -> Option<char> {
     let text = std::str::from_utf8(body).ok()?;
@@ -747,4 +755,35 @@ fn info_dtmf(body: &[u8]) -> Option<char> {
     let mut chars = value.chars();
     let k = chars.next()?;
     (chars.next().is_none() && (k.is_ascii_digit() || k == '*' || k == '#')).then_some(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invite(extra: &str) -> Message {
+        let text = format!(
+            "INVITE sip:bot@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK1\r\n\
+             From: <sip:+4512345678@pbx.example>;tag=a\r\nTo: <sip:bot@127.0.0.1>\r\n\
+             Call-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        Message::parse(text.as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn caller_number_prefers_p_asserted_identity() {
+        let from_only = caller_number(&invite("")).expect("a number");
+        assert_eq!(from_only.e164_digits(), "4512345678");
+        let pai =
+            caller_number(&invite("P-Asserted-Identity: <tel:87654321>\r\n")).expect("a number");
+        assert_eq!(pai.e164_digits(), "4587654321");
+    }
+
+    #[test]
+    fn info_dtmf_reads_the_signal() {
+        assert_eq!(info_dtmf(b"Signal=5\r\nDuration=160\r\n"), Some('5'));
+        assert_eq!(info_dtmf(b"Signal= #\r\n"), Some('#'));
+        assert_eq!(info_dtmf(b"Signal=55\r\n"), None);
+        assert_eq!(info_dtmf(b"\xff"), None);
+    }
 }

@@ -348,3 +348,111 @@ fn options_keepalive_gets_200_with_allow() {
     );
     assert!(answer.contains("branch=z9hG4bKopt"), "{answer}");
 }
+
+/// A bare SIP caller on a UDP socket, for what sipp scenarios do not reach.
+struct RawCaller {
+    sock: UdpSocket,
+    bot: SocketAddr,
+    local: SocketAddr,
+}
+
+impl RawCaller {
+    fn new(bot: SocketAddr) -> RawCaller {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("binds");
+        sock.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let local = sock.local_addr().expect("addr");
+        RawCaller { sock, bot, local }
+    }
+
+    fn send(&self, method: &str, cseq: u32, to_tag: &str, rtp_port: Option<u16>) {
+        let sdp = rtp_port.map(|p| {
+            format!(
+                "v=0\r\no=- 1 {cseq} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio {p} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+            )
+        });
+        let body = sdp.unwrap_or_default();
+        let ctype = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        let msg = format!(
+            "{method} sip:vejviser@{bot} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{cseq}{method}\r\n\
+             From: <sip:caller@{local}>;tag=raw\r\nTo: <sip:vejviser@{bot}>{to_tag}\r\nCall-ID: raw-1\r\n\
+             CSeq: {cseq} {method}\r\nContact: <sip:caller@{local}>\r\nMax-Forwards: 70\r\n\
+             {ctype}Content-Length: {}\r\n\r\n{body}",
+            body.len(),
+            bot = self.bot,
+            local = self.local
+        );
+        self.sock.send_to(msg.as_bytes(), self.bot).expect("sends");
+    }
+
+    /// The next final response to `method`.
+    fn final_response(&self, method: &str) -> String {
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = self.sock.recv(&mut buf).expect("a response in time");
+            let m = String::from_utf8_lossy(&buf[..n]).to_string();
+            if m.starts_with("SIP/2.0 ")
+                && !m.starts_with("SIP/2.0 1")
+                && m.contains(&format!(" {method}\r\n"))
+            {
+                return m;
+            }
+        }
+    }
+}
+
+fn count_rtp(sock: &UdpSocket, within: Duration) -> usize {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let deadline = Instant::now() + within;
+    let mut buf = [0u8; 2048];
+    let mut n = 0;
+    while Instant::now() < deadline {
+        if let Ok(len) = sock.recv(&mut buf) {
+            // PCMA, as offered.
+            if len == 172 && buf[1] & 0x7f == 8 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn reinvite_moves_the_media_and_bye_from_the_caller_ends_the_call() {
+    let bot = Bot::start(OPEN, 10);
+    let first_rtp = UdpSocket::bind("127.0.0.1:0").expect("binds");
+    let second_rtp = UdpSocket::bind("127.0.0.1:0").expect("binds");
+    let port = |s: &UdpSocket| s.local_addr().expect("addr").port();
+    let caller = RawCaller::new(bot.udp);
+    caller.send("INVITE", 1, "", Some(port(&first_rtp)));
+    let ok = caller.final_response("INVITE");
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    assert!(ok.contains("a=rtpmap:8 PCMA/8000"), "{ok}");
+    let to_tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .expect("a to tag")
+        .trim()
+        .to_string();
+    let to_tag = format!(";tag={to_tag}");
+    caller.send("ACK", 1, &to_tag, None);
+    assert!(count_rtp(&first_rtp, Duration::from_millis(500)) > 10);
+    caller.send("INVITE", 2, &to_tag, Some(port(&second_rtp)));
+    let ok2 = caller.final_response("INVITE");
+    assert!(ok2.starts_with("SIP/2.0 200"), "{ok2}");
+    caller.send("ACK", 2, &to_tag, None);
+    // Drain what was in flight, then the greeting goes to the new port.
+    let _ = count_rtp(&first_rtp, Duration::from_millis(200));
+    assert!(count_rtp(&second_rtp, Duration::from_millis(500)) > 10);
+    assert_eq!(count_rtp(&first_rtp, Duration::from_millis(300)), 0);
+    caller.send("BYE", 3, &to_tag, None);
+    assert!(caller.final_response("BYE").starts_with("SIP/2.0 200"));
+    assert!(bot.wait_for("call ended", 1), "{}", bot.log());
+}
