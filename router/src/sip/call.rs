@@ -611,6 +611,15 @@ impl Call {
             return self.response(code, &m).await;
         }
         let method = m.method().unwrap_or_default().to_ascii_uppercase();
+        // Only the caller's side of this dialog may act in it: a request
+        // that merely knows the Call-ID gets 481 and moves nothing.
+        if m.tag("from") != self.invite.tag("from") {
+            if method != "ACK" {
+                let r = m.response(481, "Call/Transaction Does Not Exist", None, &[], None);
+                input.peer.send(r).await;
+            }
+            return;
+        }
         // In-dialog requests come back on the caller's latest connection.
         self.peer = input.peer;
         match method.as_str() {

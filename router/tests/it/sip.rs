@@ -365,6 +365,17 @@ impl RawCaller {
         RawCaller { sock, bot, local }
     }
 
+    fn send_with_tag(&self, method: &str, cseq: u32, to_tag: &str, from_tag: &str) {
+        let msg = format!(
+            "{method} sip:vejviser@{bot} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{cseq}{method}x\r\n\
+             From: <sip:caller@{local}>;tag={from_tag}\r\nTo: <sip:vejviser@{bot}>{to_tag}\r\nCall-ID: raw-1\r\n\
+             CSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            bot = self.bot,
+            local = self.local
+        );
+        self.sock.send_to(msg.as_bytes(), self.bot).expect("sends");
+    }
+
     fn send(&self, method: &str, cseq: u32, to_tag: &str, rtp_port: Option<u16>) {
         let sdp = rtp_port.map(|p| {
             format!(
@@ -452,6 +463,11 @@ fn reinvite_moves_the_media_and_bye_from_the_caller_ends_the_call() {
     let _ = count_rtp(&first_rtp, Duration::from_millis(200));
     assert!(count_rtp(&second_rtp, Duration::from_millis(500)) > 10);
     assert_eq!(count_rtp(&first_rtp, Duration::from_millis(300)), 0);
+    // A BYE that only knows the Call-ID (another From tag) ends nothing.
+    let stranger = RawCaller::new(bot.udp);
+    stranger.send_with_tag("BYE", 3, &to_tag, "stranger");
+    assert!(stranger.final_response("BYE").starts_with("SIP/2.0 481"));
+    assert!(count_rtp(&second_rtp, Duration::from_millis(300)) > 5);
     caller.send("BYE", 3, &to_tag, None);
     assert!(caller.final_response("BYE").starts_with("SIP/2.0 200"));
     assert!(bot.wait_for("call ended", 1), "{}", bot.log());
