@@ -54,7 +54,7 @@ enum Command {
         verbose: bool,
     },
     /// Answer phone calls: the SIP/RTP voice front end.
-    Sip(commands::sip::SipArgs),
+    Sip(Box<commands::sip::SipArgs>),
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -83,7 +83,7 @@ fn main() -> ExitCode {
             Command::Match { jsonl: _ } => commands::match_jsonl::run(&project),
             Command::Scrub { jsonl: _ } => commands::scrub::run(),
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
-            Command::Sip(args) => commands::sip::run(&project, args),
+            Command::Sip(args) => commands::sip::run(&project, *args),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
             Command::Flows { what } => commands::flows::run(&project, what),

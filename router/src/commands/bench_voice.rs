@@ -41,6 +41,7 @@ pub(crate) fn run(project: &Project, calls: usize) -> anyhow::Result<ExitCode> {
             tcp: None,
             advertise: "127.0.0.1".parse()?,
             max_calls: 100,
+            tls: None,
         };
         let clock = Clock::starting_at(BENCH_TIME.parse()?);
         let server = Server::bind(config, Arc::new(speech), Arc::new(NoRecogniser), settings, clock).await?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use router::media::NoRecogniser;
-use router::sip::{Clock, Server, SipSettings};
+use router::sip::{Clock, Server, SipSettings, TlsSettings};
 use router::tts::{self, HttpVoice, Speech, SpeechConfig};
 
 use crate::paths::Project;
@@ -21,6 +21,15 @@ pub(crate) struct SipArgs {
     /// TCP address to listen on.
     #[arg(long)]
     pub(crate) tcp: Option<SocketAddr>,
+    /// TLS address to listen on (needs --tls-cert and --tls-key).
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    pub(crate) tls: Option<SocketAddr>,
+    /// PEM certificate chain for TLS.
+    #[arg(long)]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long)]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
     /// The address the PBX reaches this machine at (Contact, SDP).
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) advertise: IpAddr,
@@ -86,6 +95,10 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
         tcp: args.tcp,
         advertise: args.advertise,
         max_calls: args.max_calls,
+        tls: match (args.tls, args.tls_cert, args.tls_key) {
+            (Some(addr), Some(cert), Some(key)) => Some(TlsSettings { addr, cert, key }),
+            _ => None,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -109,9 +122,10 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
         let server = Server::bind(config, speech, Arc::new(NoRecogniser), settings, clock).await?;
         // Tests read the bound addresses from this line.
         println!(
-            "vejviser sip listening udp={} tcp={}",
+            "vejviser sip listening udp={} tcp={} tls={}",
             server.udp_addr().map_or("-".into(), |a| a.to_string()),
             server.tcp_addr().map_or("-".into(), |a| a.to_string()),
+            server.tls_addr().map_or("-".into(), |a| a.to_string()),
         );
         tokio::select! {
             _ = server.run() => {}

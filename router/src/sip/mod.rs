@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
@@ -41,6 +41,8 @@ const TCP_WRITE_CAPACITY: usize = 64;
 const CALL_INPUT_CAPACITY: usize = 32;
 /// Seconds a refused caller is asked to wait (503 Retry-After).
 const RETRY_AFTER_SECONDS: u32 = 30;
+/// How long a TLS client may take to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open TCP connections accepted at once.
 const MAX_TCP_CONNECTIONS: usize = 1024;
 
@@ -54,6 +56,19 @@ pub struct SipSettings {
     pub advertise: IpAddr,
     /// Calls answered at once; more get 503.
     pub max_calls: usize,
+    /// SIP over TLS (RFC 3261 §26.2.1): the address and the server's
+    /// certificate chain and key.
+    pub tls: Option<TlsSettings>,
+}
+
+/// A TLS listener's address and credentials.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub addr: SocketAddr,
+    /// PEM: the certificate chain.
+    pub cert: std::path::PathBuf,
+    /// PEM: the private key.
+    pub key: std::path::PathBuf,
 }
 
 /// The clock calls read: the real one, or one that starts at a fixed
@@ -108,6 +123,7 @@ pub(crate) enum Peer {
     Tcp {
         writer: mpsc::Sender<Vec<u8>>,
         local: SocketAddr,
+        tls: bool,
     },
 }
 
@@ -130,7 +146,8 @@ impl Peer {
     pub(crate) fn transport(&self) -> &'static str {
         match self {
             Peer::Udp { .. } => "UDP",
-            Peer::Tcp { .. } => "TCP",
+            Peer::Tcp { tls: false, .. } => "TCP",
+            Peer::Tcp { tls: true, .. } => "TLS",
         }
     }
 
@@ -169,6 +186,11 @@ pub enum SipError {
     },
     #[error("neither a UDP nor a TCP address to listen on")]
     NoListener,
+    #[error("cannot use the tls certificate or key {path}: {reason}")]
+    Tls {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// The SIP server.
@@ -176,6 +198,32 @@ pub struct Server {
     shared: Arc<Shared>,
     udp: Option<Arc<UdpSocket>>,
     tcp: Option<TcpListener>,
+    tls: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+}
+
+fn tls_acceptor(t: &TlsSettings) -> Result<tokio_rustls::TlsAcceptor, SipError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |path: &std::path::Path, reason: String| SipError::Tls {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert)
+        .map_err(|e| bad(&t.cert, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(&t.cert, e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_file(&t.key).map_err(|e| bad(&t.key, e.to_string()))?;
+    // The provider is named so the build does not depend on which one
+    // another crate's features make the process default.
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(&t.cert, e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| bad(&t.cert, e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 impl Server {
@@ -203,7 +251,21 @@ impl Server {
             ),
             None => None,
         };
-        if udp.is_none() && tcp.is_none() {
+        let tls = match &settings.tls {
+            Some(t) => {
+                let acceptor = tls_acceptor(t)?;
+                let listener =
+                    TcpListener::bind(t.addr)
+                        .await
+                        .map_err(|source| SipError::Bind {
+                            addr: t.addr,
+                            source,
+                        })?;
+                Some((listener, acceptor))
+            }
+            None => None,
+        };
+        if udp.is_none() && tcp.is_none() && tls.is_none() {
             return Err(SipError::NoListener);
         }
         Ok(Server {
@@ -220,7 +282,13 @@ impl Server {
             }),
             udp,
             tcp,
+            tls,
         })
+    }
+
+    /// The bound TLS address, if any.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(s, _)| s.local_addr().ok())
     }
 
     /// The bound UDP address, if any.
@@ -243,12 +311,16 @@ impl Server {
         let shared = self.shared;
         let tcp_task = self.tcp.map(|listener| {
             let shared = Arc::clone(&shared);
-            tokio::spawn(serve_tcp(listener, shared))
+            tokio::spawn(serve_tcp(listener, None, shared))
+        });
+        let tls_task = self.tls.map(|(listener, acceptor)| {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(serve_tcp(listener, Some(acceptor), shared))
         });
         if let Some(socket) = self.udp {
             serve_udp(socket, shared).await;
         }
-        if let Some(t) = tcp_task {
+        for t in [tcp_task, tls_task].into_iter().flatten() {
             let _ = t.await;
         }
     }
@@ -280,7 +352,11 @@ async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
+async fn serve_tcp(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+) {
     let open = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, addr) = match listener.accept().await {
@@ -298,18 +374,36 @@ async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
         open.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::clone(&shared);
         let open = Arc::clone(&open);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            serve_connection(stream, addr, shared).await;
+            let local = stream.local_addr();
+            match (tls, local) {
+                (None, Ok(local)) => serve_connection(stream, addr, local, false, shared).await,
+                (Some(acceptor), Ok(local)) => {
+                    let handshake =
+                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    match handshake {
+                        Ok(Ok(s)) => serve_connection(s, addr, local, true, shared).await,
+                        _ => tracing::debug!("sip tls handshake failed"),
+                    }
+                }
+                (_, Err(_)) => {}
+            }
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
 
-async fn serve_connection(stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
-    let Ok(local) = stream.local_addr() else {
-        return;
-    };
-    let (mut read, mut write) = stream.into_split();
+async fn serve_connection<S>(
+    stream: S,
+    addr: SocketAddr,
+    local: SocketAddr,
+    tls: bool,
+    shared: Arc<Shared>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (mut read, mut write) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_WRITE_CAPACITY);
     let writer = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
@@ -318,7 +412,11 @@ async fn serve_connection(stream: TcpStream, addr: SocketAddr, shared: Arc<Share
             }
         }
     });
-    let peer = Peer::Tcp { writer: tx, local };
+    let peer = Peer::Tcp {
+        writer: tx,
+        local,
+        tls,
+    };
     tracing::debug!(%addr, "sip tcp connection");
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 8192];
