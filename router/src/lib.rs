@@ -17,6 +17,9 @@ pub mod dialogue;
 pub mod flows;
 pub mod holidays;
 mod locate;
+pub mod media;
+pub mod sip;
 pub mod text;
+pub mod tts;
 
 pub use config::{load, Config, ConfigError};

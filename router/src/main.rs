@@ -63,6 +63,8 @@ enum Command {
         #[command(flatten)]
         asr: commands::transcribe::AsrOptions,
     },
+    /// Answer phone calls: the SIP/RTP voice front end.
+    Sip(Box<commands::sip::SipArgs>),
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -110,6 +112,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+
     let result =
         paths::Project::find(cli.root.as_deref(), &cli.municipality).and_then(|project| match cli
             .command
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
             Command::Scrub { jsonl: _ } => commands::scrub::run(),
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
             Command::Transcribe { file, asr } => commands::transcribe::run(&project, &file, &asr),
+            Command::Sip(args) => commands::sip::run(&project, *args),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),
             Command::Flows { what } => commands::flows::run(&project, what),

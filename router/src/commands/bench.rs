@@ -33,6 +33,12 @@ pub(crate) enum BenchWhat {
         #[arg(long, default_value_t = 10_000)]
         semantic_max: usize,
     },
+    /// Key press to the first RTP packet of the answer, 1 and 10 calls.
+    Voice {
+        /// Calls timed per concurrency level.
+        #[arg(long, default_value_t = 20)]
+        calls: usize,
+    },
     /// Time to scrub a 30-word utterance.
     Scrub {
         /// Utterances timed.
@@ -64,6 +70,7 @@ pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode
         BenchWhat::Scrub { utterances } => return bench_scrub(utterances),
         BenchWhat::Sms { messages, paced } => return super::sms::bench(messages, paced),
         BenchWhat::Asr(args) => return super::bench_asr::run(project, &args),
+        BenchWhat::Voice { calls } => return super::bench_voice::run(project, calls),
     };
     let kb = project.load()?;
     let embedder = project.embedder()?;

@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod bench_asr;
+pub(crate) mod bench_voice;
 pub(crate) mod eval;
 pub(crate) mod flows;
 pub(crate) mod knowledge;
@@ -12,3 +13,4 @@ pub(crate) mod sms;
 pub(crate) mod report;
 pub(crate) mod users;
 pub(crate) mod transcribe;
+pub(crate) mod sip;

@@ -17,3 +17,4 @@ pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 mod transcribe;
+mod sip;
