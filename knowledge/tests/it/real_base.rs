@@ -41,7 +41,8 @@ fn example_questions_retrieve_their_own_topic() {
         }
     }
     let share = ok as f64 / n as f64;
-    // A floor under the measured figure (0.90 with 670 answers), so a
-    // knowledge edit that makes answers unreachable fails here.
-    assert!(share >= 0.88, "self-retrieval {share:.3} ({ok}/{n})");
+    // A floor under the measured figure (0.90 with 670 answers, 0.86
+    // with 2,130: more neighbours share words), so a knowledge edit that
+    // makes answers unreachable fails here.
+    assert!(share >= 0.84, "self-retrieval {share:.3} ({ok}/{n})");
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use router::media::NoRecogniser;
+use router::media::{AsrRecogniser, NoRecogniser, Recognise};
 use router::sip::{Clock, Server, SipSettings, TlsSettings};
 use router::tts::{self, HttpVoice, Speech, SpeechConfig};
 
@@ -15,6 +15,11 @@ use crate::paths::Project;
 
 #[derive(Args)]
 pub(crate) struct SipArgs {
+    /// Answer by DTMF only, without loading the speech recogniser.
+    #[arg(long)]
+    pub(crate) no_asr: bool,
+    #[command(flatten)]
+    pub(crate) asr: super::transcribe::AsrOptions,
     /// UDP address to listen on.
     #[arg(long, default_value = "0.0.0.0:5060")]
     pub(crate) udp: Option<SocketAddr>,
@@ -70,12 +75,29 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
         None => Clock::real(),
     };
     let config = Arc::new(
-        router::load(&project.root, &project.municipality).inspect_err(|e| {
-            for p in e.problems() {
-                eprintln!("{p}");
-            }
-        })?,
+        project
+            .config(&project.root.join("flows"))?
+            .inspect_err(|e| {
+                for p in e.problems() {
+                    eprintln!("{p}");
+                }
+            })?,
     );
+    let recogniser: Arc<dyn Recognise> = if args.no_asr {
+        Arc::new(NoRecogniser)
+    } else {
+        let whisper = args.asr.whisper_config(project)?;
+        if whisper.model.is_file() {
+            let local = asr::LocalRecognizer::start(whisper)?;
+            Arc::new(AsrRecogniser(Arc::new(asr::Recognizer::new(
+                None,
+                Some(local),
+            )?)))
+        } else {
+            tracing::warn!(model = %whisper.model.display(), "no speech model; calls answer by DTMF only (scripts/fetch-whisper makes it)");
+            Arc::new(NoRecogniser)
+        }
+    };
     let mut speech_config =
         SpeechConfig::danish(tts::recordings_dir(&project.root, &project.municipality));
     speech_config.http = args.tts_url.map(|url| HttpVoice {
@@ -119,7 +141,7 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
                 tracing::warn!(error = %e, "greeting could not be synthesised");
             }
         }
-        let server = Server::bind(config, speech, Arc::new(NoRecogniser), settings, clock).await?;
+        let server = Server::bind(config, speech, recogniser, settings, clock).await?;
         // Tests read the bound addresses from this line.
         println!(
             "vejviser sip listening udp={} tcp={} tls={}",

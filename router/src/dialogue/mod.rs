@@ -272,7 +272,11 @@ impl Dialogue {
             return self.hand_to_switchboard(s);
         }
         let thresholds = self.config.thresholds();
-        let m = match self.config.matcher.find_with(text, self.channel, thresholds) {
+        let m = match self
+            .config
+            .matcher
+            .find_with(text, self.channel, thresholds)
+        {
             Ok(m) => m,
             // The index could not be searched: treat as not understood.
             Err(_) => return self.miss(s),

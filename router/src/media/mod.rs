@@ -31,7 +31,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use self::endpoint::{Endpoint, Endpointer, FRAME};
 pub use self::g711::Law;
 use self::rtp::{Packet, TelephoneEvent};
-pub use recognise::{NoRecogniser, Recognise, RecogniseError};
+pub use recognise::{AsrRecogniser, NoRecogniser, Recognise, RecogniseError};
 
 /// Capacity of the call → media command channel.
 const COMMAND_CAPACITY: usize = 8;

@@ -40,3 +40,20 @@ impl Recognise for NoRecogniser {
         Box::pin(async { Err(RecogniseError::Unavailable) })
     }
 }
+
+/// The asr crate's recogniser: the local Whisper pool, with the remote
+/// server first when one is configured.
+pub struct AsrRecogniser(pub std::sync::Arc<asr::Recognizer>);
+
+impl Recognise for AsrRecogniser {
+    fn recognise(&self, clip: Vec<i16>) -> Recognition {
+        let recognizer = self.0.clone();
+        Box::pin(async move {
+            match recognizer.transcribe(&asr::AudioClip::new(clip)).await {
+                Ok(transcript) => Ok(transcript.into_text()),
+                Err(asr::AsrError::Overloaded) => Err(RecogniseError::Overloaded),
+                Err(_) => Err(RecogniseError::Failed),
+            }
+        })
+    }
+}

@@ -105,9 +105,7 @@ fn end(app: &App, session: &mut ChatSession) {
         return;
     }
     session.ended = true;
-    let turn = session
-        .dialogue
-        .step(Event::Ended, jiff::Timestamp::now());
+    let turn = session.dialogue.step(Event::Ended, jiff::Timestamp::now());
     if let Err(e) = app.store.end_conversation(
         session.conversation,
         to_time(jiff::Timestamp::now()),
@@ -191,7 +189,9 @@ impl IntoResponse for Refusal {
 fn too_many(wait: Duration, what: &str) -> Refusal {
     Refusal {
         status: StatusCode::TOO_MANY_REQUESTS,
-        reason: format!("Der er sendt for mange beskeder {what} på kort tid. Vent lidt, og prøv igen."),
+        reason: format!(
+            "Der er sendt for mange beskeder {what} på kort tid. Vent lidt, og prøv igen."
+        ),
         retry_after: Some(wait),
     }
 }
@@ -273,7 +273,9 @@ async fn message(
     let incoming: Incoming = serde_json::from_slice(&body).map_err(|e| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
-            format!("The body must be JSON like {{\"text\": \"...\"}} or {{\"button\": \"...\"}}: {e}"),
+            format!(
+                "The body must be JSON like {{\"text\": \"...\"}} or {{\"button\": \"...\"}}: {e}"
+            ),
         )
     })?;
     let session = {
@@ -299,7 +301,10 @@ async fn message(
         (Some(text), None) => {
             let text = text.trim().to_string();
             if text.is_empty() {
-                return Err(Refusal::new(StatusCode::BAD_REQUEST, "The message is empty."));
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "The message is empty.",
+                ));
             }
             let chars = text.chars().count();
             if chars > MAX_MESSAGE_CHARS {

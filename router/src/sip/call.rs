@@ -201,7 +201,7 @@ async fn answer(shared: &Arc<Shared>, invite: Message, peer: Peer, rx: mpsc::Rec
     let stats = &call.media.stats;
     use std::sync::atomic::Ordering::Relaxed;
     tracing::info!(
-        outcome = %call.dialogue.outcome().as_str(),
+        outcome = %call.dialogue.outcome().code(),
         rtp_sent = stats.packets_sent.load(Relaxed),
         rtp_received = stats.packets_received.load(Relaxed),
         turns = call.turns,
@@ -309,7 +309,7 @@ impl Call {
             topic = turn.topic.as_deref().unwrap_or("-"),
             answer_id = turn.answer_id.as_deref().unwrap_or("-"),
             confidence = turn.confidence.unwrap_or(0.0),
-            outcome = %turn.outcome.as_str(),
+            outcome = %turn.outcome.code(),
             out_of_hours = turn.out_of_hours,
             actions = turn.actions.len(),
             "turn"
@@ -338,6 +338,7 @@ impl Call {
                     .await
             }
             Action::Handover { .. }
+            | Action::Callback { .. }
             | Action::SendSms { .. }
             | Action::OfferSms { .. }
             | Action::ShowButtons(_)
@@ -773,7 +774,7 @@ mod tests {
     fn invite(extra: &str) -> Message {
         let text = format!(
             "INVITE sip:bot@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK1\r\n\
-             From: <sip:+4512345678@pbx.example>;tag=a\r\nTo: <sip:bot@127.0.0.1>\r\n\
+             From: <sip:+4522345678@pbx.example>;tag=a\r\nTo: <sip:bot@127.0.0.1>\r\n\
              Call-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
         );
         Message::parse(text.as_bytes()).expect("parses")
@@ -782,7 +783,7 @@ mod tests {
     #[test]
     fn caller_number_prefers_p_asserted_identity() {
         let from_only = caller_number(&invite("")).expect("a number");
-        assert_eq!(from_only.e164_digits(), "4512345678");
+        assert_eq!(from_only.e164_digits(), "4522345678");
         let pai =
             caller_number(&invite("P-Asserted-Identity: <tel:87654321>\r\n")).expect("a number");
         assert_eq!(pai.e164_digits(), "4587654321");

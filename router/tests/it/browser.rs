@@ -71,7 +71,12 @@ fn a_question_to_confirm() -> String {
         .map(|(i, t)| format!("{}\n", json!({"id": i, "text": t, "channel": "chat"})))
         .collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
-        .args(["--root", repo().to_str().expect("utf-8"), "match", "--jsonl"])
+        .args([
+            "--root",
+            repo().to_str().expect("utf-8"),
+            "match",
+            "--jsonl",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -158,7 +163,10 @@ async fn citizen_chats_in_a_real_browser_and_the_page_passes_axe() {
         .await
         .expect("browser");
 
-    browser.goto(&format!("{}/", server.base)).await.expect("page");
+    browser
+        .goto(&format!("{}/", server.base))
+        .await
+        .expect("page");
     let greeting = wait_for_more(&browser, 0).await;
     assert!(!greeting.is_empty());
     let title = browser.title().await.expect("title");
@@ -183,7 +191,11 @@ async fn citizen_chats_in_a_real_browser_and_the_page_passes_axe() {
         .text()
         .await
         .expect("text");
-    assert_eq!(focused, buttons[0].text().await.expect("label"), "focus moves to the first choice");
+    assert_eq!(
+        focused,
+        buttons[0].text().await.expect("label"),
+        "focus moves to the first choice"
+    );
     let before = bot_messages(&browser).await.len();
     buttons[0].click().await.expect("click yes");
     let confirmed = wait_for_more(&browser, before).await;
@@ -215,6 +227,9 @@ async fn citizen_chats_in_a_real_browser_and_the_page_passes_axe() {
         .await
         .expect("axe runs");
     let violations: Vec<String> = serde_json::from_value(result).expect("list");
-    assert!(violations.is_empty(), "axe-core violations: {violations:#?}");
+    assert!(
+        violations.is_empty(),
+        "axe-core violations: {violations:#?}"
+    );
     browser.close().await.expect("close");
 }

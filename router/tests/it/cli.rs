@@ -1,10 +1,9 @@
 //! `vejviser match --jsonl`, `eval` and `knowledge` as a measuring script
 //! uses them: real binary, real knowledge base, stdin and stdout.
 
+use crate::repo;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use crate::repo;
-
 
 fn vejviser(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))

@@ -16,5 +16,5 @@ use std::path::{Path, PathBuf};
 pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
-mod transcribe;
 mod sip;
+mod transcribe;

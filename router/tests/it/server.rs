@@ -121,17 +121,33 @@ fn chat_api_answers_and_refuses_bad_input_with_reasons() {
     assert!(!texts(&opened).is_empty(), "a greeting: {opened}");
 
     let path = format!("/api/chat/sessions/{session}/messages");
-    let (status, reply) = post(base, &path, r#"{"text": "hvad koster et nyt pas til en voksen"}"#);
+    let (status, reply) = post(
+        base,
+        &path,
+        r#"{"text": "hvad koster et nyt pas til en voksen"}"#,
+    );
     assert_eq!(status, 200, "{reply}");
     assert!(texts(&reply).to_lowercase().contains("pas"), "{reply}");
 
-    let (status, reply) = post(base, "/api/chat/sessions/0000/messages", r#"{"text": "hej"}"#);
+    let (status, reply) = post(
+        base,
+        "/api/chat/sessions/0000/messages",
+        r#"{"text": "hej"}"#,
+    );
     assert_eq!(status, 404);
-    assert!(reply["error"].as_str().is_some_and(|e| e.contains("session")), "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("session")),
+        "{reply}"
+    );
 
     let (status, reply) = post(base, &path, r#"{"text": "#);
     assert_eq!(status, 400);
-    assert!(reply["error"].as_str().is_some_and(|e| e.contains("JSON")), "{reply}");
+    assert!(
+        reply["error"].as_str().is_some_and(|e| e.contains("JSON")),
+        "{reply}"
+    );
 
     let (status, reply) = post(base, &path, r#"{"tekst": "hej"}"#);
     assert_eq!(status, 400, "{reply}");
@@ -139,15 +155,27 @@ fn chat_api_answers_and_refuses_bad_input_with_reasons() {
     let long = format!(r#"{{"text": "{}"}}"#, "a".repeat(1001));
     let (status, reply) = post(base, &path, &long);
     assert_eq!(status, 413);
-    assert!(reply["error"].as_str().is_some_and(|e| e.contains("1000")), "{reply}");
+    assert!(
+        reply["error"].as_str().is_some_and(|e| e.contains("1000")),
+        "{reply}"
+    );
 
     let (status, health) = {
-        let r = client().get(format!("{base}/health")).send().expect("health");
-        (r.status().as_u16(), r.json::<serde_json::Value>().expect("json"))
+        let r = client()
+            .get(format!("{base}/health"))
+            .send()
+            .expect("health");
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>().expect("json"),
+        )
     };
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
-    assert!(health["answers"].as_u64().is_some_and(|n| n >= 600), "{health}");
+    assert!(
+        health["answers"].as_u64().is_some_and(|n| n >= 600),
+        "{health}"
+    );
 }
 
 #[test]
@@ -232,7 +260,11 @@ fn a_broken_edit_never_replaces_the_working_configuration() {
     let server = Server::start(project.path(), data.path());
     let file = project.path().join("answers/pas.yaml");
     let good = std::fs::read_to_string(&file).expect("read");
-    std::fs::write(&file, good.replacen("    topic: pas.ny", "    topik: pas.ny", 1)).expect("write");
+    std::fs::write(
+        &file,
+        good.replacen("    topic: pas.ny", "    topik: pas.ny", 1),
+    )
+    .expect("write");
 
     let health = wait_for(&server.base, |h| h["status"] == "reload-failed");
     let problems = health["reload_error"].to_string();

@@ -44,7 +44,12 @@ impl Bot {
         let log = dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&log).expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
-            .args(["--root", repo().to_str().expect("utf-8 path"), "sip"])
+            .args([
+                "--root",
+                repo().to_str().expect("utf-8 path"),
+                "sip",
+                "--no-asr",
+            ])
             .args(["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"])
             .args(["--advertise", "127.0.0.1", "--now", now])
             .args(["--max-calls", &max_calls.to_string()])
@@ -503,7 +508,12 @@ fn options_over_tls_get_200() {
         String::from_utf8_lossy(&made.stderr)
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
-        .args(["--root", repo().to_str().expect("utf-8 path"), "sip"])
+        .args([
+            "--root",
+            repo().to_str().expect("utf-8 path"),
+            "sip",
+            "--no-asr",
+        ])
         .args(["--udp", "127.0.0.1:0", "--tls", "127.0.0.1:0"])
         .arg("--tls-cert")
         .arg(&cert)

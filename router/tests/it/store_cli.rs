@@ -12,7 +12,6 @@ use transcripts::{
 
 use crate::repo;
 
-
 fn vejviser(data: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
         .args(["--root", repo().to_str().expect("utf-8 path")])

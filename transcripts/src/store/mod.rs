@@ -55,7 +55,7 @@ pub enum StoreError {
     #[error("the database has schema version {found}, newer than this program knows ({known})")]
     SchemaTooNew { found: i64, known: i64 },
     /// The value itself is left out: it may be text that must not be logged.
-    #[error("not a valid {what} (use a-z, 0-9, - and _)")]
+    #[error("not a valid {what} (use a-z, 0-9, -, _ and .)")]
     InvalidId { what: &'static str },
     #[error("no conversation with id {0}")]
     UnknownConversation(i64),
@@ -468,7 +468,7 @@ fn check_id(what: &'static str, value: &str) -> Result<(), StoreError> {
         && value.len() <= 100
         && value
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
     if ok {
         Ok(())
     } else {
