@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use std::sync::{Arc, OnceLock};
 
-use router::config::{Config, ConfigError};
 use knowledge::{BuildOptions, Embedder, KnowledgeBase, KnowledgePaths, Matcher};
+use router::config::{Config, ConfigError};
 
 /// A located project directory and the chosen municipality.
 pub(crate) struct Project {

@@ -103,10 +103,7 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         cache: project.embedding_cache(),
     };
     let config = loader.load().map_err(|problems| {
-        anyhow::anyhow!(
-            "the configuration has problems:\n{}",
-            problems.join("\n")
-        )
+        anyhow::anyhow!("the configuration has problems:\n{}", problems.join("\n"))
     })?;
     let store = Store::open_in(&args.data).context("opening the transcript store")?;
     let app = Arc::new(App {
@@ -126,14 +123,22 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(sweep(app.clone(), args.retention_days));
 
     let views = transcripts::views::router(
-        store.open_again().context("opening the transcript store for the views")?,
+        store
+            .open_again()
+            .context("opening the transcript store for the views")?,
         transcripts::views::ViewsConfig::default(),
     );
     let router = Router::new()
         .route("/", get(page))
-        .route("/chat.js", get(|| async { asset("text/javascript", CHAT_JS) }))
+        .route(
+            "/chat.js",
+            get(|| async { asset("text/javascript", CHAT_JS) }),
+        )
         .route("/chat.css", get(|| async { asset("text/css", CHAT_CSS) }))
-        .route("/widget.js", get(|| async { asset("text/javascript", WIDGET_JS) }))
+        .route(
+            "/widget.js",
+            get(|| async { asset("text/javascript", WIDGET_JS) }),
+        )
         .route("/health", get(health))
         .merge(chat::routes())
         .with_state(app.clone())
@@ -246,10 +251,7 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) {
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
             collect(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push((path, meta.len(), meta.modified().ok()));
         }
     }
@@ -285,7 +287,10 @@ const WIDGET_JS: &str = include_str!("../../web/widget.js");
 async fn page(State(app): State<Arc<App>>) -> Response {
     let name = app.config().knowledge.settings().municipality_name.clone();
     let html = INDEX_HTML
-        .replace("<title>Chat med kommunen</title>", &format!("<title>Chat med {}</title>", escape(&name)))
+        .replace(
+            "<title>Chat med kommunen</title>",
+            &format!("<title>Chat med {}</title>", escape(&name)),
+        )
         .replace(
             "<span data-vv-municipality>kommunen</span>",
             &format!("<span data-vv-municipality>{}</span>", escape(&name)),
@@ -308,12 +313,7 @@ fn asset(content_type: &'static str, body: impl Into<String>) -> Response {
 /// previous configuration serving, so the instance stays in rotation and
 /// the problem is shown here for staff.
 async fn health(State(app): State<Arc<App>>) -> Json<Health> {
-    Json(
-        app.health
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone(),
-    )
+    Json(app.health.read().unwrap_or_else(|e| e.into_inner()).clone())
 }
 
 /// Escapes text for HTML.

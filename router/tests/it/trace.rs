@@ -143,7 +143,7 @@ fn voice_confirm_answer_sms_goodbye() {
         &[
             "øh noget med papirer til rejsen",
             "nej det er noget andet",
-            "jeg skal forny mit pas",
+            "hvordan søger jeg om nyt pas",
             "ja tak",
             "kan du gentage det",
             "nej tak det var det",
@@ -157,7 +157,14 @@ fn voice_menu_after_misunderstandings() {
     let t = trace(
         Channel::Voice,
         at(2026, 3, 10, 10, 0),
-        &["blomster", "silence", "key 1", "key 7", "key 2", "nej"],
+        &[
+            "hvem vinder fodboldkampen",
+            "silence",
+            "key 1",
+            "key 7",
+            "key 2",
+            "nej",
+        ],
     );
     expect_file!["golden/voice_menu_after_misunderstandings.txt"].assert_eq(&t);
 }

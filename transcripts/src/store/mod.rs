@@ -466,9 +466,9 @@ fn stored_text(text: String) -> RedactedText {
 fn check_id(what: &'static str, value: &str) -> Result<(), StoreError> {
     let ok = !value.is_empty()
         && value.len() <= 100
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
+        && value.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        });
     if ok {
         Ok(())
     } else {
