@@ -22,7 +22,7 @@
     this.root = root;
     this.session = null;
     this.busy = false;
-    this.log = el("ol", "vv-log");
+    this.log = el("div", "vv-log");
     this.log.setAttribute("role", "log");
     this.log.setAttribute("aria-live", "polite");
     this.log.setAttribute("aria-label", "Samtalen");
@@ -106,7 +106,7 @@
   };
 
   Chat.prototype.show = function (m, who) {
-    var li = el("li", "vv-msg vv-msg-" + who + (m.handover ? " vv-handover" : ""));
+    var li = el("div", "vv-msg vv-msg-" + who + (m.handover ? " vv-handover" : ""));
     li.appendChild(el("span", "vv-who", who === "bot" ? "Kommunen skriver: " : "Du skrev: "));
     li.appendChild(document.createTextNode(m.text || ""));
     if (m.links && m.links.length) {
@@ -134,7 +134,8 @@
       if (m.buttons) buttons = buttons.concat(m.buttons);
     });
     if (buttons.length) {
-      var li = el("li", "vv-buttons");
+      var li = el("div", "vv-buttons");
+      li.setAttribute("role", "group");
       li.setAttribute("aria-label", "Svarmuligheder");
       buttons.forEach(function (b) {
         var btn = el("button", "vv-button", b.label);
