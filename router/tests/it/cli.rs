@@ -1,34 +1,10 @@
 //! `vejviser match --jsonl`, `eval` and `knowledge` as a measuring script
 //! uses them: real binary, real knowledge base, stdin and stdout.
 
-use crate::repo;
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn vejviser(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
-        .args(["--root", repo().to_str().expect("utf-8 path")])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("writes");
-    child.wait_with_output().expect("runs")
-}
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
-        .collect()
-}
+use crate::{json_lines, repo, vejviser};
 
 #[test]
 fn match_jsonl_answers_one_line_per_input_in_order() {

@@ -1,31 +1,16 @@
 //! `vejviser scrub --jsonl` as the measuring script uses it: real binary,
 //! stdin and stdout, one output line per input line.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use crate::{json_lines, vejviser};
 
 fn scrub(stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
-        .args(["scrub", "--jsonl"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("writes");
-    child.wait_with_output().expect("runs")
+    vejviser(&["scrub", "--jsonl"], stdin)
 }
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
-        .collect()
+    json_lines(out)
 }
 
 #[test]
