@@ -414,7 +414,13 @@ impl Dialogue {
         if matches!(self.outcome, Outcome::InProgress | Outcome::Abandoned) {
             self.outcome = Outcome::Answered;
         }
-        if let Some(sms) = self.sms_for(answer, ov.and_then(|o| o.sms.as_deref())) {
+        // In chat the links are on the screen already, and the chat front
+        // end takes no phone number yet: only a caller is offered an SMS.
+        let sms = match self.channel {
+            Channel::Voice => self.sms_for(answer, ov.and_then(|o| o.sms.as_deref())),
+            Channel::Chat => None,
+        };
+        if let Some(sms) = sms {
             return self.offer_sms(
                 Some(answer.id.clone()),
                 answer.links.first().map(|l| l.url.clone()),
