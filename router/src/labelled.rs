@@ -74,3 +74,51 @@ pub(crate) fn is_fitting_half(id: &str) -> bool {
     }
     h.is_multiple_of(2)
 }
+
+/// The loop of the measuring commands (`match --jsonl`, `scrub --jsonl`):
+/// reads `{"id", "text", "channel"}` lines on stdin and writes what
+/// `answer` makes of each, one line out per line in, in order. A line that
+/// cannot be read gets `{"id", "error"}` naming the line and column, never
+/// its text, and the exit code is 1 at the end.
+pub(crate) fn answer_lines(
+    mut answer: impl FnMut(Line, Channel) -> anyhow::Result<serde_json::Value>,
+) -> anyhow::Result<std::process::ExitCode> {
+    use serde_json::json;
+    use std::io::{BufRead, Write};
+
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = false;
+    for (n, line) in stdin.lock().lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = match serde_json::from_str::<Line>(&line) {
+            Err(e) => {
+                failed = true;
+                let id = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v.get("id").cloned())
+                    .unwrap_or(serde_json::Value::Null);
+                json!({"id": id, "error": format!("line {}: not an object with a \"text\" string (column {})", n + 1, e.column())})
+            }
+            Ok(l) => match parse_channel(l.channel.as_deref()) {
+                Err(e) => {
+                    failed = true;
+                    json!({"id": l.id, "error": format!("line {}: {e}", n + 1)})
+                }
+                Ok(channel) => answer(l, channel)?,
+            },
+        };
+        serde_json::to_writer(&mut out, &reply)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if failed {
+        std::process::ExitCode::from(1)
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}

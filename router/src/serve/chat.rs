@@ -20,8 +20,8 @@ use axum::{Json, Router};
 use knowledge::Channel;
 use router::dialogue::{Action, Dialogue, Event, Outcome, Turn};
 use serde::{Deserialize, Serialize};
+use transcripts::RawUtterance;
 use transcripts::{self as store, ConversationId, NewConversation, NewTurn, Speaker};
-use transcripts::{RawUtterance, RedactedText};
 
 use super::limits::Window;
 use super::App;
@@ -255,7 +255,7 @@ fn start(app: &App) -> Result<Reply, Refusal> {
         last_seen: Instant::now(),
         ended: false,
     };
-    let reply = finish(app, &mut session, &id, &turn, None, now)?;
+    let reply = finish(app, &mut session, &id, &turn, now)?;
     app.chats
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -379,7 +379,7 @@ fn turn(app: &App, session: &mut ChatSession, id: &str, input: Input) -> Result<
             tracing::error!(error = %e, "storing a chat turn failed");
             internal()
         })?;
-    finish(app, session, id, &turn, Some(&said), now)
+    finish(app, session, id, &turn, now)
 }
 
 /// Renders the bot's actions, stores what the bot said, and ends the
@@ -389,7 +389,6 @@ fn finish(
     session: &mut ChatSession,
     id: &str,
     turn: &Turn,
-    _citizen: Option<&RedactedText>,
     now: jiff::Timestamp,
 ) -> Result<Reply, Refusal> {
     let (messages, ended) = render(&turn.actions);
