@@ -346,6 +346,31 @@ impl Directory {
     }
 }
 
+impl Directory {
+    /// The next day `dept` answers the phone, with its phone hours: today
+    /// if it has not opened yet, otherwise the first later day that is no
+    /// holiday or closure day (within 30 days). `None` if there is none.
+    pub fn next_phone_day(&self, dept: &Department, now: &Zoned) -> Option<(Date, Time, Time)> {
+        let mut day = now.date();
+        for offset in 0..LOOKAHEAD_DAYS {
+            if offset > 0 {
+                day = day.checked_add(1.day()).ok()?;
+            }
+            if self.closed_because(dept, day).is_some() {
+                continue;
+            }
+            let Some((start, end)) = dept.phone_hours.on(day.weekday()) else {
+                continue;
+            };
+            if offset == 0 && now.time() >= start {
+                continue;
+            }
+            return Some((day, start, end));
+        }
+        None
+    }
+}
+
 /// Parses each day's interval; the first bad one as (day, value).
 fn parse_week(w: &WeekFile) -> Result<Week, (&'static str, String)> {
     let days = [

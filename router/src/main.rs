@@ -3,6 +3,7 @@
 //! A thin shell over the library crates: it finds the configuration,
 //! loads it once, and hands typed values to the crate that does the work.
 
+mod callbacks;
 mod commands;
 mod labelled;
 mod paths;
@@ -100,6 +101,14 @@ enum Command {
         #[arg(long = "data")]
         data_dir: Option<PathBuf>,
     },
+    /// Callback requests booked in the web chat: list them, mark one done.
+    Callbacks {
+        /// The data directory (default: data/ in the project directory).
+        #[arg(long = "data", global = true)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        what: commands::callbacks::CallbacksCommand,
+    },
     /// Manage staff accounts for the analysts' views.
     Users {
         /// The data directory (default: data/ in the project directory).
@@ -135,6 +144,9 @@ fn main() -> ExitCode {
                 data_dir,
             } => commands::report::run(&project, data_dir, &since, until.as_deref(), json),
             Command::Users { data_dir, what } => commands::users::run(&project, data_dir, what),
+            Command::Callbacks { data_dir, what } => {
+                commands::callbacks::run(&project, data_dir, what)
+            }
         });
     match result {
         Ok(code) => code,

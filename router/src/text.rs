@@ -210,9 +210,19 @@ pub fn clock(t: Time) -> Text {
 /// 13", "i morgen kl. 9", "på mandag kl. 9", or beyond a week "mandag den
 /// 28. december kl. 9".
 pub fn when(today: Date, day: Date, time: Time) -> Text {
-    let days = (day - today).get_days();
+    let (chat_day, spoken_day) = day_phrase(today, day);
     let at = clock(time);
-    let (chat_day, spoken_day) = match days {
+    Text {
+        chat: format!("{chat_day} {}", at.chat),
+        spoken: format!("{spoken_day} {}", at.spoken),
+    }
+}
+
+/// A day said from `today`'s point of view, written and spoken: "i dag",
+/// "i morgen", "på mandag", beyond a week "mandag den 28. december".
+pub fn day_phrase(today: Date, day: Date) -> (String, String) {
+    let days = (day - today).get_days();
+    match days {
         0 => ("i dag".to_string(), "i dag".to_string()),
         1 => ("i morgen".to_string(), "i morgen".to_string()),
         2..=6 => {
@@ -227,10 +237,6 @@ pub fn when(today: Date, day: Date, time: Time) -> Text {
                 format!("{w} den {} {month}", ordinal_words(day.day())),
             )
         }
-    };
-    Text {
-        chat: format!("{chat_day} {}", at.chat),
-        spoken: format!("{spoken_day} {}", at.spoken),
     }
 }
 

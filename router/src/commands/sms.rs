@@ -117,12 +117,26 @@ pub(crate) fn load_config(
     files: &SmsFiles,
 ) -> anyhow::Result<(SmsConfig, KnowledgeBase)> {
     let kb = project.load()?;
-    let path = files.config_path(project);
+    let config = load_sms(&files.config_path(project), kb.settings())?;
+    Ok((config, kb))
+}
+
+/// The municipality's `sms.yaml`, beside its settings.
+pub(crate) fn default_config_path(project: &Project) -> PathBuf {
+    SmsFiles {
+        data: None,
+        sms_config: None,
+    }
+    .config_path(project)
+}
+
+/// Parses and validates the SMS settings at `path` against the
+/// municipality's settings values; warnings are printed to stderr.
+pub(crate) fn load_sms(path: &Path, settings: &knowledge::Settings) -> anyhow::Result<SmsConfig> {
     let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let raw: RawSmsFile = parse_yaml(&path, &text).map_err(|p| anyhow!("{p}"))?;
-    let values: BTreeMap<String, String> = kb
-        .settings()
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw: RawSmsFile = parse_yaml(path, &text).map_err(|p| anyhow!("{p}"))?;
+    let values: BTreeMap<String, String> = settings
         .values
         .iter()
         .map(|(k, v)| (k.clone(), v.chat.clone()))
@@ -135,7 +149,7 @@ pub(crate) fn load_config(
         };
         Problem {
             location: Location {
-                file: path.clone(),
+                file: path.to_path_buf(),
                 line,
                 column,
             },
@@ -148,7 +162,7 @@ pub(crate) fn load_config(
             for w in &v.warnings {
                 eprintln!("warning: {}", locate(w));
             }
-            Ok((v.config, kb))
+            Ok(v.config)
         }
         Err(problems) => {
             let lines: Vec<String> = problems.iter().map(|p| locate(p).to_string()).collect();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use knowledge::{Channel, Decision};
 
-use super::{Action, Button, Dialogue, State, Step, MENU_TRIES};
+use super::{contact, Action, Button, Dialogue, NumberReply, State, Step, MENU_TRIES};
 use crate::flows::{MenuOption, Target};
 use crate::text::Text;
 
@@ -95,6 +95,9 @@ impl Dialogue {
     }
 
     pub(super) fn button(&mut self, id: &str, s: &mut Step<'_>) {
+        if let Some(index) = id.strip_prefix(contact::WINDOW_BUTTON) {
+            return self.window_chosen(index, s);
+        }
         match id {
             "ja" | "nej" => self.yes_no_key(id == "ja", s),
             "sms:ja" | "sms:nej" => {
@@ -107,6 +110,7 @@ impl Dialogue {
                     self.callback_answer(id == "callback:ja", s);
                 }
             }
+            contact::CANCEL_BUTTON => self.number_reply(NumberReply::Cancelled, s),
             _ => match id.strip_prefix("menu:").and_then(|k| k.chars().next()) {
                 Some(k) => self.key(k, s),
                 None => self.miss(s),

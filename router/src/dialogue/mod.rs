@@ -22,6 +22,7 @@
 //! (holidays and closure days included); otherwise the citizen hears when
 //! it opens and is offered the SMS link or a callback.
 
+mod contact;
 mod menu;
 mod protocol;
 mod understand;
@@ -31,7 +32,10 @@ use std::sync::Arc;
 use jiff::{Timestamp, Zoned};
 use knowledge::{Answer, Channel, Decision, TOPIC_EMERGENCY, TOPIC_HUMAN, TOPIC_NONE};
 
-pub use protocol::{Action, Button, Event, Outcome, Say, Turn};
+pub use protocol::{
+    Action, Button, CallbackWindow, Event, NumberPurpose, NumberReply, Outcome, Say, Turn,
+};
+pub use understand::is_cancel;
 
 use crate::config::Config;
 use crate::text::{self, Text};
@@ -61,6 +65,16 @@ enum State {
     },
     Menu {
         menu: usize,
+    },
+    /// Chat: waiting for a typed number (see `contact.rs`).
+    AwaitingNumber {
+        purpose: NumberPurpose,
+        tries: u8,
+    },
+    /// Chat: the callback number is taken; which time window?
+    ChoosingWindow {
+        department: String,
+        windows: Vec<CallbackWindow>,
     },
     Ended,
 }
@@ -129,6 +143,21 @@ impl Dialogue {
     /// How the conversation has gone so far.
     pub fn outcome(&self) -> &Outcome {
         &self.outcome
+    }
+
+    /// Chat: the number asked for by the last [`Action::AskNumber`], while
+    /// the citizen's next text is that number.
+    pub fn awaiting_number(&self) -> Option<&NumberPurpose> {
+        match &self.state {
+            State::AwaitingNumber { purpose, .. } => Some(purpose),
+            _ => None,
+        }
+    }
+
+    /// Chat: a callback's time window is being chosen (the front end still
+    /// holds the number).
+    pub fn choosing_window(&self) -> bool {
+        matches!(self.state, State::ChoosingWindow { .. })
     }
 
     /// Feeds one event at `now`; returns what to do.
@@ -201,6 +230,7 @@ impl Dialogue {
                     self.sms_answer(yes, s);
                 }
             }
+            Event::Number(reply) => self.number_reply(reply, s),
             Event::SmsResult { sent } => {
                 if !sent {
                     if self.outcome == Outcome::SmsSent {
@@ -229,6 +259,14 @@ impl Dialogue {
             }
             let dtmf = matches!(self.state, State::Menu { .. });
             return self.listen(s, dtmf);
+        }
+        if matches!(
+            self.state,
+            State::AwaitingNumber { .. } | State::ChoosingWindow { .. }
+        ) {
+            // Text while a number or a window was asked for, which the
+            // front end did not take as the answer: a new question.
+            self.state = State::Listening;
         }
         match self.state.clone() {
             State::Confirming { candidates, index } => {
@@ -414,13 +452,9 @@ impl Dialogue {
         if matches!(self.outcome, Outcome::InProgress | Outcome::Abandoned) {
             self.outcome = Outcome::Answered;
         }
-        // In chat the links are on the screen already, and the chat front
-        // end takes no phone number yet: only a caller is offered an SMS.
-        let sms = match self.channel {
-            Channel::Voice => self.sms_for(answer, ov.and_then(|o| o.sms.as_deref())),
-            Channel::Chat => None,
-        };
-        if let Some(sms) = sms {
+        // A caller gets the SMS on the number they call from; in chat the
+        // citizen types a number after saying yes (see `contact.rs`).
+        if let Some(sms) = self.sms_for(answer, ov.and_then(|o| o.sms.as_deref())) {
             return self.offer_sms(
                 Some(answer.id.clone()),
                 answer.links.first().map(|l| l.url.clone()),
@@ -465,7 +499,7 @@ impl Dialogue {
             s.actions.push(Action::ShowButtons(vec![
                 Button {
                     id: "sms:ja".into(),
-                    label: "Ja, send sms".into(),
+                    label: "Ja tak".into(),
                 },
                 Button {
                     id: "sms:nej".into(),
@@ -486,6 +520,9 @@ impl Dialogue {
         else {
             return;
         };
+        if yes && self.channel == Channel::Chat {
+            return self.ask_sms_number(answer_id, s);
+        }
         if yes {
             s.actions.push(Action::SendSms {
                 answer_id,
@@ -569,7 +606,9 @@ impl Dialogue {
             ("closed_long", self.prompt("closed_long", &v))
         };
         self.say(s, key, t, true);
-        let callback = config.flow.out_of_hours.offer_callback;
+        // In chat a callback needs a time window on a coming phone day.
+        let callback = config.flow.out_of_hours.offer_callback
+            && (self.channel == Channel::Voice || status.opens.is_some());
         s.actions.push(Action::Handover {
             department: dept.id.clone(),
             name: dept.name.clone(),
@@ -612,7 +651,7 @@ impl Dialogue {
                 s.actions.push(Action::ShowButtons(vec![
                     Button {
                         id: "callback:ja".into(),
-                        label: "Ja, ring mig op".into(),
+                        label: "Ring mig op".into(),
                     },
                     Button {
                         id: "callback:nej".into(),
@@ -636,6 +675,9 @@ impl Dialogue {
         else {
             return;
         };
+        if yes && self.channel == Channel::Chat {
+            return self.ask_callback_number(department, s);
+        }
         if yes {
             let name = self
                 .config

@@ -23,8 +23,49 @@ pub enum Event<'a> {
     SmsConsent(bool),
     /// Whether the SMS asked for by [`Action::SendSms`] went out.
     SmsResult { sent: bool },
+    /// What became of the number the citizen typed after
+    /// [`Action::AskNumber`] (chat). The number itself never enters the
+    /// engine: the front end keeps it and reports only the outcome.
+    Number(NumberReply),
     /// The caller hung up or the chat closed.
     Ended,
+}
+
+/// The outcome of a number typed in chat, as the front end reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberReply {
+    /// Usable: the SMS is stored in the outbox, or the number is kept for
+    /// the callback.
+    Accepted,
+    /// Not a number that can be used; `reply` says why, in Danish.
+    Invalid { reply: &'static str },
+    /// The citizen gave up ("fortryd").
+    Cancelled,
+    /// The outbox refused: this number has had its messages for today.
+    RateLimited,
+    /// The outbox refused: this link was already sent in this conversation.
+    AlreadySent,
+    /// Storing failed; nothing will be sent or booked.
+    Failed,
+}
+
+/// Why a number is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberPurpose {
+    /// To send the first link of this answer by SMS (a mobile number).
+    Sms { answer_id: String, url: String },
+    /// To be called back by this department (any Danish number).
+    Callback { department: String },
+}
+
+/// A time window for a callback, in local time on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackWindow {
+    pub date: jiff::civil::Date,
+    pub from: jiff::civil::Time,
+    pub to: jiff::civil::Time,
+    /// How the window is written to the citizen ("mandag 23. marts mellem 9 og 12").
+    pub label: String,
 }
 
 /// Something to say.
@@ -91,6 +132,16 @@ pub enum Action {
     Callback {
         department: String,
         opens: Option<String>,
+    },
+    /// Ask the citizen to type a phone number (chat). The front end takes
+    /// the next text itself, keeps the number out of the transcript, and
+    /// answers with [`Event::Number`].
+    AskNumber { purpose: NumberPurpose },
+    /// Store a callback request (chat): the front end holds the number the
+    /// citizen typed; the request must be stored before this turn is shown.
+    BookCallback {
+        department: String,
+        window: CallbackWindow,
     },
     /// Hang up (voice) or close the conversation (chat).
     End,

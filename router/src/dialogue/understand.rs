@@ -106,6 +106,32 @@ pub(crate) fn yes_no(text: &str) -> Option<bool> {
     None
 }
 
+/// "Fortryd", "nej tak", "glem det": the citizen no longer wants to give
+/// a number. Text with digits in it is never a cancel (it is a number,
+/// perhaps a wrong one).
+pub fn is_cancel(text: &str) -> bool {
+    if text.chars().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let ws = words(text);
+    let p = padded(&ws);
+    has_phrase(
+        &p,
+        &[
+            "fortryd",
+            "fortryder",
+            "annuller",
+            "afbryd",
+            "glem det",
+            "lad være",
+            "lad vær",
+            "ingen sms",
+            "ikke alligevel",
+            "stop",
+        ],
+    ) || yes_no(text) == Some(false)
+}
+
 /// "Kan du gentage", "hvad sagde du", "en gang til".
 pub(crate) fn is_repeat(text: &str) -> bool {
     let p = padded(&words(text));
@@ -250,6 +276,16 @@ pub(crate) fn names(asked: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cancel_in_everyday_forms_but_never_with_digits() {
+        for t in ["fortryd", "Fortryd!", "nej tak", "glem det", "jeg vil ikke alligevel"] {
+            assert!(is_cancel(t), "{t}");
+        }
+        for t in ["12 34 56 78", "nej 20304050", "ja", "hvad koster et pas"] {
+            assert!(!is_cancel(t), "{t}");
+        }
+    }
 
     #[test]
     fn everyday_yes() {

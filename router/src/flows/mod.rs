@@ -92,6 +92,22 @@ pub struct PromptsFile {
     pub callback: String,
     /// After the citizen accepted the callback; `{afdeling}`.
     pub callback_booked: String,
+    /// Chat: asks for a mobile number after "ja" to the SMS.
+    pub ask_number: String,
+    /// Chat: asks for the number to call back; `{afdeling}`.
+    pub ask_callback_number: String,
+    /// Chat: after a number that could not be used, behind the reason.
+    pub number_retry: String,
+    /// Chat: after too many numbers that could not be used.
+    pub number_given_up: String,
+    /// The number has had its SMS messages for today.
+    pub sms_rate_limited: String,
+    /// The same link was already sent in this conversation.
+    pub sms_already_sent: String,
+    /// Chat: asks when the callback suits; `{afdeling}`.
+    pub callback_when: String,
+    /// Chat: the callback is booked; `{afdeling}`, `{tid}` (the chosen time).
+    pub callback_confirmed: String,
     /// Emergency: call 112.
     pub emergency: String,
     /// Goodbye.
@@ -218,8 +234,8 @@ pub struct Flow {
 }
 
 /// Names a prompt may use besides the municipality settings.
-const CONVERSATION_VARIABLES: [&str; 6] =
-    ["emne", "afdeling", "telefon", "aabner", "link", "titel"];
+const CONVERSATION_VARIABLES: [&str; 7] =
+    ["emne", "afdeling", "telefon", "aabner", "link", "titel", "tid"];
 /// Below this answer threshold the bot answers wrongly too often.
 const MIN_ANSWER_THRESHOLD: f32 = 0.5;
 /// Below this confirm threshold the bot asks about almost anything.
@@ -247,7 +263,7 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 
 impl PromptsFile {
     /// Every prompt by its YAML name.
-    pub fn named(&self) -> [(&'static str, &str); 21] {
+    pub fn named(&self) -> [(&'static str, &str); 29] {
         [
             ("greeting", &self.greeting),
             ("reprompt", &self.reprompt),
@@ -266,6 +282,14 @@ impl PromptsFile {
             ("closed_long", &self.closed_long),
             ("callback", &self.callback),
             ("callback_booked", &self.callback_booked),
+            ("ask_number", &self.ask_number),
+            ("ask_callback_number", &self.ask_callback_number),
+            ("number_retry", &self.number_retry),
+            ("number_given_up", &self.number_given_up),
+            ("sms_rate_limited", &self.sms_rate_limited),
+            ("sms_already_sent", &self.sms_already_sent),
+            ("callback_when", &self.callback_when),
+            ("callback_confirmed", &self.callback_confirmed),
             ("emergency", &self.emergency),
             ("goodbye", &self.goodbye),
             ("menu", &self.menu),

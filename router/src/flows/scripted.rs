@@ -17,7 +17,7 @@ use serde::Deserialize;
 use transcripts::RawUtterance;
 
 use crate::config::Config;
-use crate::dialogue::{Action, Dialogue, Event, Turn};
+use crate::dialogue::{Action, Dialogue, Event, NumberPurpose, NumberReply, Turn};
 use crate::locate::Locator;
 
 /// A flow-test file as written.
@@ -72,19 +72,56 @@ pub struct TestTurn {
     pub sms_consent: Option<bool>,
     /// The SMS went out (true) or failed (false).
     pub sms_result: Option<bool>,
+    /// Chat: what became of the number the citizen typed after being asked
+    /// for one (the number itself never reaches the dialogue).
+    pub number: Option<NumberInput>,
     /// The citizen hangs up or closes the chat.
     pub hang_up: Option<bool>,
     /// Actions expected, in order.
     #[serde(default)]
     pub expect: Vec<Expect>,
     /// Kinds of action that must not happen: say, transfer, handover,
-    /// offer_sms, send_sms, buttons, links, callback, end.
+    /// offer_sms, send_sms, buttons, links, callback, ask_number,
+    /// book_callback, end.
     #[serde(default)]
     pub never: Vec<String>,
     /// The topic of the turn.
     pub topic: Option<String>,
     /// The outcome after the turn.
     pub outcome: Option<String>,
+}
+
+/// What the chat front end made of a typed number.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NumberInput {
+    /// A usable number: the SMS is queued, or the callback number kept.
+    Accepted,
+    /// Not a Danish number of the kind asked for.
+    Invalid,
+    /// The citizen wrote "fortryd".
+    Cancelled,
+    /// The outbox refused: too many messages to the number today.
+    RateLimited,
+    /// The outbox refused: the link went to this conversation already.
+    AlreadySent,
+    /// Storing failed.
+    Failed,
+}
+
+impl NumberInput {
+    fn reply(self) -> NumberReply {
+        match self {
+            NumberInput::Accepted => NumberReply::Accepted,
+            NumberInput::Invalid => NumberReply::Invalid {
+                reply: "Et dansk mobilnummer har otte cifre.",
+            },
+            NumberInput::Cancelled => NumberReply::Cancelled,
+            NumberInput::RateLimited => NumberReply::RateLimited,
+            NumberInput::AlreadySent => NumberReply::AlreadySent,
+            NumberInput::Failed => NumberReply::Failed,
+        }
+    }
 }
 
 /// One expected action; give one key.
@@ -109,11 +146,15 @@ pub struct Expect {
     pub links: Option<bool>,
     /// A callback is requested from this department.
     pub callback: Option<String>,
+    /// Chat: a number is asked for, `sms` or `callback`.
+    pub ask_number: Option<String>,
+    /// Chat: a callback from this department is booked.
+    pub book_callback: Option<String>,
     /// The conversation ends.
     pub end: Option<bool>,
 }
 
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 11] = [
     "say",
     "transfer",
     "handover",
@@ -122,6 +163,8 @@ const KINDS: [&str; 9] = [
     "buttons",
     "links",
     "callback",
+    "ask_number",
+    "book_callback",
     "end",
 ];
 
@@ -136,6 +179,8 @@ fn kind(a: &Action) -> &'static str {
         Action::Transfer { .. } => "transfer",
         Action::Handover { .. } => "handover",
         Action::Callback { .. } => "callback",
+        Action::AskNumber { .. } => "ask_number",
+        Action::BookCallback { .. } => "book_callback",
         Action::End => "end",
     }
 }
@@ -165,7 +210,18 @@ pub fn describe(a: &Action) -> String {
             if *open_now { "open" } else { "closed" }
         ),
         Action::Callback { department, .. } => format!("callback from {department}"),
+        Action::AskNumber { purpose } => format!("ask number for {}", purpose_name(purpose)),
+        Action::BookCallback { department, window } => {
+            format!("book callback from {department} {}", window.label)
+        }
         Action::End => "end".into(),
+    }
+}
+
+fn purpose_name(p: &NumberPurpose) -> &'static str {
+    match p {
+        NumberPurpose::Sms { .. } => "sms",
+        NumberPurpose::Callback { .. } => "callback",
     }
 }
 
@@ -194,6 +250,12 @@ impl Expect {
                 .is_some_and(|x| b.iter().any(|b| contains(&b.label, x))),
             Action::ShowLinks(_) => self.links == Some(true),
             Action::Callback { department, .. } => self.callback.as_ref() == Some(department),
+            Action::AskNumber { purpose } => {
+                self.ask_number.as_deref() == Some(purpose_name(purpose))
+            }
+            Action::BookCallback { department, .. } => {
+                self.book_callback.as_ref() == Some(department)
+            }
             Action::End => self.end == Some(true),
             Action::Listen { .. } => false,
         }
@@ -227,6 +289,12 @@ impl Expect {
         }
         if let Some(x) = &self.callback {
             parts.push(format!("callback from {x}"));
+        }
+        if let Some(x) = &self.ask_number {
+            parts.push(format!("ask number for {x}"));
+        }
+        if let Some(x) = &self.book_callback {
+            parts.push(format!("book callback from {x}"));
         }
         if self.end.is_some() {
             parts.push("end".into());
@@ -317,13 +385,14 @@ fn run_case(
             t.button.is_some(),
             t.sms_consent.is_some(),
             t.sms_result.is_some(),
+            t.number.is_some(),
             t.hang_up.is_some(),
         ];
         if inputs.iter().filter(|x| **x).count() != 1 {
             return Err(fail(
                 turn_at,
                 "bad-turn",
-                format!("turn {} must have exactly one of says, press, silence, button, sms_consent, sms_result, hang_up", n + 1),
+                format!("turn {} must have exactly one of says, press, silence, button, sms_consent, sms_result, number, hang_up", n + 1),
             ));
         }
         for k in &t.never {
@@ -358,6 +427,8 @@ fn run_case(
             Event::SmsConsent(c)
         } else if let Some(r) = t.sms_result {
             Event::SmsResult { sent: r }
+        } else if let Some(n) = t.number {
+            Event::Number(n.reply())
         } else {
             Event::Ended
         };

@@ -5,6 +5,13 @@
 //! `{"button": ...}` and returns the bot's messages. Every citizen turn is
 //! scrubbed before it is stored; the raw text lives only inside the
 //! blocking task that runs the turn.
+//!
+//! A phone number typed after the bot asked for one (`"ask"` in the
+//! reply) never takes that path: it is parsed here, the SMS is stored in
+//! the outbox (or the number held in memory until the callback is booked),
+//! and the dialogue hears only the outcome (`Event::Number`). The stored
+//! citizen turn says what was done ("sms med link … bestilt"), never the
+//! number.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,12 +25,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use knowledge::Channel;
-use router::dialogue::{Action, Dialogue, Event, Outcome, Turn};
+use router::dialogue::{Action, Dialogue, Event, NumberPurpose, NumberReply, Outcome, Turn};
+use sms_gateway::{Enqueued, MobileNumber};
 use serde::{Deserialize, Serialize};
 use transcripts::RawUtterance;
 use transcripts::{self as store, ConversationId, NewConversation, NewTurn, Speaker};
 
 use super::limits::Window;
+use super::sms::QueueError;
+use crate::callbacks::PhoneNumber;
 use super::App;
 
 /// Longest message a citizen may send, in characters.
@@ -58,6 +68,9 @@ struct ChatSession {
     conversation: ConversationId,
     last_seen: Instant,
     ended: bool,
+    /// The number typed for a callback, held only until the citizen picks
+    /// a time window (then stored with the request) or moves on.
+    callback_number: Option<PhoneNumber>,
 }
 
 impl Chats {
@@ -121,6 +134,17 @@ struct Reply {
     session: String,
     messages: Vec<Message>,
     ended: bool,
+    /// The next text is a phone number: the page shows a phone field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ask: Option<AskOut>,
+}
+
+#[derive(Debug, Serialize)]
+struct AskOut {
+    /// `mobile` (for an SMS) or `phone` (for a callback).
+    kind: &'static str,
+    /// The field's label.
+    label: &'static str,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -254,6 +278,7 @@ fn start(app: &App) -> Result<Reply, Refusal> {
         conversation,
         last_seen: Instant::now(),
         ended: false,
+        callback_number: None,
     };
     let reply = finish(app, &mut session, &id, &turn, now)?;
     app.chats
@@ -349,10 +374,17 @@ fn turn(app: &App, session: &mut ChatSession, id: &str, input: Input) -> Result<
     let started = Instant::now();
     let now = jiff::Timestamp::now();
     let (turn, said) = match &input {
-        Input::Text(raw) => {
-            let redacted = app.scrubber.scrub(raw);
-            (session.dialogue.step(Event::Utterance(raw), now), redacted)
-        }
+        Input::Text(raw) => match session.dialogue.awaiting_number().cloned() {
+            Some(purpose) => {
+                let (reply, note) = take_number(app, session, id, &purpose, raw);
+                let redacted = app.scrubber.scrub(&RawUtterance::new(note));
+                (session.dialogue.step(Event::Number(reply), now), redacted)
+            }
+            None => {
+                let redacted = app.scrubber.scrub(raw);
+                (session.dialogue.step(Event::Utterance(raw), now), redacted)
+            }
+        },
         Input::Button(value) => {
             let label = RawUtterance::new(value.clone());
             let redacted = app.scrubber.scrub(&label);
@@ -360,6 +392,7 @@ fn turn(app: &App, session: &mut ChatSession, id: &str, input: Input) -> Result<
         }
     };
     drop(input);
+    book_callbacks(app, session, &turn, now)?;
     let latency = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
     app.store
         .add_turn(
@@ -391,7 +424,7 @@ fn finish(
     turn: &Turn,
     now: jiff::Timestamp,
 ) -> Result<Reply, Refusal> {
-    let (messages, ended) = render(&turn.actions);
+    let (messages, ended, ask) = render(&turn.actions);
     let said: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
     if !said.is_empty() {
         let text = app.scrubber.scrub(&RawUtterance::new(said.join("\n")));
@@ -427,13 +460,15 @@ fn finish(
         session: id.to_string(),
         messages,
         ended,
+        ask,
     })
 }
 
 /// The chat rendering of the engine's actions.
-fn render(actions: &[Action]) -> (Vec<Message>, bool) {
+fn render(actions: &[Action]) -> (Vec<Message>, bool, Option<AskOut>) {
     let mut messages: Vec<Message> = Vec::new();
     let mut ended = false;
+    let mut ask = None;
     for action in actions {
         match action {
             Action::Say(say) => messages.push(Message {
@@ -476,24 +511,127 @@ fn render(actions: &[Action]) -> (Vec<Message>, bool) {
                     ..Message::default()
                 });
             }
-            // Callbacks are taken on the phone; the chat says when the
-            // department opens instead of promising a call it cannot book.
-            Action::Callback { department, opens } => messages.push(Message {
-                text: match opens {
-                    Some(opens) => format!("Chatten kan ikke bestille et opkald. Ring til {department} igen, når der åbner {opens}."),
-                    None => format!("Chatten kan ikke bestille et opkald. Ring til {department} igen, når der er åbent."),
-                },
-                handover: true,
-                ..Message::default()
-            }),
-            Action::Transfer { .. }
+            Action::AskNumber { purpose } => {
+                ask = Some(match purpose {
+                    NumberPurpose::Sms { .. } => AskOut {
+                        kind: "mobile",
+                        label: "Dit mobilnummer",
+                    },
+                    NumberPurpose::Callback { .. } => AskOut {
+                        kind: "phone",
+                        label: "Dit telefonnummer",
+                    },
+                });
+            }
+            // Booked before rendering (`book_callbacks`); a callback
+            // without a typed number (`Callback`) is the phone's.
+            Action::BookCallback { .. }
+            | Action::Callback { .. }
+            | Action::Transfer { .. }
             | Action::Listen { .. }
             | Action::OfferSms { .. }
             | Action::SendSms { .. } => {}
             Action::End => ended = true,
         }
     }
-    (messages, ended)
+    (messages, ended, ask)
+}
+
+/// The citizen's text after [`Action::AskNumber`]: "fortryd", or a number
+/// to parse and act on. Returns the outcome for the dialogue and the note
+/// stored as the citizen's turn in place of the text.
+fn take_number(
+    app: &App,
+    session: &mut ChatSession,
+    id: &str,
+    purpose: &NumberPurpose,
+    raw: &RawUtterance,
+) -> (NumberReply, String) {
+    let text = raw.expose();
+    if router::dialogue::is_cancel(text) {
+        return (NumberReply::Cancelled, "(fortryd)".into());
+    }
+    match purpose {
+        NumberPurpose::Callback { department } => match PhoneNumber::parse(text) {
+            Ok(number) => {
+                session.callback_number = Some(number);
+                (
+                    NumberReply::Accepted,
+                    format!("(telefonnummer til opkald fra {department} givet)"),
+                )
+            }
+            Err(e) => (
+                NumberReply::Invalid { reply: e.reply_da() },
+                "(telefonnummer, der ikke kunne bruges)".into(),
+            ),
+        },
+        NumberPurpose::Sms { answer_id, url } => {
+            let number = match MobileNumber::parse(text) {
+                Ok(n) => n,
+                Err(e) => {
+                    return (
+                        NumberReply::Invalid { reply: e.reply_da() },
+                        "(mobilnummer, der ikke kunne bruges)".into(),
+                    )
+                }
+            };
+            let config = app.config();
+            let link = config
+                .matcher
+                .answer(answer_id)
+                .and_then(|a| a.links.iter().find(|l| &l.url == url));
+            let queued = match (&app.sms, link) {
+                (Some(sms), Some(link)) => sms.queue(id, link, &number),
+                _ => Err(QueueError::NoTemplate),
+            };
+            let (reply, what) = match queued {
+                Ok(Enqueued::Queued(_)) => (NumberReply::Accepted, "bestilt"),
+                Ok(Enqueued::AlreadySent(_)) => (NumberReply::AlreadySent, "allerede sendt"),
+                Ok(Enqueued::RateLimited) => {
+                    (NumberReply::RateLimited, "ikke sendt: nummerets grænse for i dag")
+                }
+                Err(QueueError::NoTemplate) => {
+                    tracing::error!(answer = %answer_id, "no SMS template or outbox for a chat link");
+                    (NumberReply::Failed, "ikke sendt: ingen skabelon")
+                }
+                Err(QueueError::Outbox(e)) => {
+                    tracing::error!(error = %e, "storing a chat SMS in the outbox failed");
+                    (NumberReply::Failed, "ikke sendt: fejl i udbakken")
+                }
+            };
+            (reply, format!("(mobilnummer givet; sms med link {url} {what})"))
+        }
+    }
+}
+
+/// Stores each callback the dialogue booked this turn, with the number the
+/// session held, before the confirmation is shown; then lets go of the
+/// number unless a time window is still being chosen.
+fn book_callbacks(
+    app: &App,
+    session: &mut ChatSession,
+    turn: &Turn,
+    now: jiff::Timestamp,
+) -> Result<(), Refusal> {
+    for action in &turn.actions {
+        if let Action::BookCallback { department, window } = action {
+            let Some(number) = session.callback_number.take() else {
+                tracing::error!("a callback was booked without a number");
+                return Err(internal());
+            };
+            app.callbacks
+                .book(department, window.date, window.from, window.to, &number, now)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "storing a callback request failed");
+                    internal()
+                })?;
+            tracing::info!(department = %department, "callback booked");
+        }
+    }
+    if !session.dialogue.choosing_window() {
+        session.callback_number = None;
+    }
+    Ok(())
 }
 
 fn last(messages: &mut Vec<Message>) -> &mut Message {

@@ -10,6 +10,7 @@
 
 mod chat;
 mod limits;
+mod sms;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,10 @@ pub(crate) struct App {
     pub(crate) scrubber: Scrubber,
     pub(crate) store: Store,
     pub(crate) municipality: String,
+    /// Links by SMS from the chat; `None` without `sms.yaml`.
+    pub(crate) sms: Option<sms::ChatSms>,
+    /// Callback requests booked in the chat.
+    pub(crate) callbacks: crate::callbacks::Callbacks,
 }
 
 impl App {
@@ -106,6 +111,14 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         anyhow::anyhow!("the configuration has problems:\n{}", problems.join("\n"))
     })?;
     let store = Store::open_in(&args.data).context("opening the transcript store")?;
+    let (sms, sms_worker) = match sms::start(project, &args.data, config.knowledge.settings())
+        .context("starting the SMS outbox")?
+    {
+        Some((sms, worker)) => (Some(sms), Some(worker)),
+        None => (None, None),
+    };
+    let callbacks = crate::callbacks::Callbacks::open_in(&args.data)
+        .context("opening the callback requests")?;
     let app = Arc::new(App {
         health: RwLock::new(Health {
             status: "ok",
@@ -118,6 +131,8 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         scrubber: Scrubber::new(),
         store: store.clone(),
         municipality,
+        sms,
+        callbacks,
     });
     tokio::spawn(watch(app.clone(), Arc::new(loader)));
     tokio::spawn(sweep(app.clone(), args.retention_days));
@@ -161,6 +176,9 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .close_all(&app);
+    if let Some(worker) = sms_worker {
+        worker.shutdown().await;
+    }
     Ok(())
 }
 

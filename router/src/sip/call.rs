@@ -345,6 +345,8 @@ impl Call {
             | Action::ShowLinks(_) => {
                 self.inform(&action);
             }
+            // Chat only: a caller's number comes with the call.
+            Action::AskNumber { .. } | Action::BookCallback { .. } => {}
             Action::End => self.bye().await,
         }
     }
