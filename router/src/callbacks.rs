@@ -266,10 +266,17 @@ mod tests {
             "3312-3456",
             "4533123456",
         ] {
-            assert_eq!(PhoneNumber::parse(t).map(|n| n.digits), Ok("33123456".into()), "{t}");
+            assert_eq!(
+                PhoneNumber::parse(t).map(|n| n.digits),
+                Ok("33123456".into()),
+                "{t}"
+            );
         }
         assert_eq!(PhoneNumber::parse("1234567"), Err(PhoneError::WrongLength));
-        assert_eq!(PhoneNumber::parse("+46 701234567"), Err(PhoneError::NotDanish));
+        assert_eq!(
+            PhoneNumber::parse("+46 701234567"),
+            Err(PhoneError::NotDanish)
+        );
         assert_eq!(PhoneNumber::parse("ring mig"), Err(PhoneError::NotDigits));
         assert_eq!(PhoneNumber::parse("01234567"), Err(PhoneError::WrongLength));
     }

@@ -6,6 +6,10 @@
 // usable with a keyboard and a screen reader: the message list is a live
 // region, every control has a label, and focus stays in the text field
 // except when the bot offers buttons.
+//
+// When the server asks for a phone number (`ask` in its reply: an SMS
+// link or a callback), the same field becomes a labelled phone field
+// (type and inputmode "tel", autocomplete "tel") for that one answer.
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -31,6 +35,7 @@
     this.status.setAttribute("role", "status");
     var form = el("form", "vv-form");
     var label = el("label", "vv-label", "Dit spørgsmål");
+    this.label = label;
     label.htmlFor = "vv-input-" + Math.random().toString(36).slice(2);
     this.input = el("input", "vv-input");
     this.input.id = label.htmlFor;
@@ -38,6 +43,9 @@
     this.input.autocomplete = "off";
     this.input.maxLength = 1000;
     this.input.placeholder = "Skriv dit spørgsmål her";
+    this.hint = el("p", "vv-hint");
+    this.hint.id = label.htmlFor + "-hint";
+    this.hint.hidden = true;
     var send = el("button", "vv-send", "Send");
     send.type = "submit";
     form.appendChild(label);
@@ -45,6 +53,7 @@
     form.appendChild(send);
     root.appendChild(this.log);
     root.appendChild(this.status);
+    root.appendChild(this.hint);
     root.appendChild(form);
     var self = this;
     form.addEventListener("submit", function (ev) {
@@ -126,8 +135,39 @@
     this.log.scrollTop = this.log.scrollHeight;
   };
 
+  // The text field asks for a question, or for a phone number when `ask`
+  // is given ({kind: "mobile" | "phone", label}).
+  Chat.prototype.setAsk = function (ask) {
+    var input = this.input;
+    if (ask) {
+      this.label.textContent = ask.label;
+      this.label.className = "vv-label vv-label-shown";
+      input.type = "tel";
+      input.setAttribute("inputmode", "tel");
+      input.autocomplete = "tel";
+      input.maxLength = 30;
+      input.placeholder = "fx 12 34 56 78";
+      this.hint.textContent = ask.kind === "mobile"
+        ? "Et dansk mobilnummer med otte cifre. Skriv fortryd, hvis du ikke vil alligevel."
+        : "Et dansk telefonnummer med otte cifre. Skriv fortryd, hvis du ikke vil alligevel.";
+      this.hint.hidden = false;
+      input.setAttribute("aria-describedby", this.hint.id);
+    } else {
+      this.label.textContent = "Dit spørgsmål";
+      this.label.className = "vv-label";
+      input.type = "text";
+      input.removeAttribute("inputmode");
+      input.autocomplete = "off";
+      input.maxLength = 1000;
+      input.placeholder = "Skriv dit spørgsmål her";
+      this.hint.hidden = true;
+      input.removeAttribute("aria-describedby");
+    }
+  };
+
   Chat.prototype.render = function (j) {
     var self = this;
+    this.setAsk(j.ask);
     var buttons = [];
     (j.messages || []).forEach(function (m) {
       self.show(m, "bot");
@@ -147,7 +187,8 @@
         li.appendChild(btn);
       });
       this.log.appendChild(li);
-      li.querySelector("button").focus();
+      if (j.ask) this.input.focus();
+      else li.querySelector("button").focus();
     } else {
       this.input.focus();
     }

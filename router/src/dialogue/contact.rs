@@ -229,10 +229,7 @@ impl Dialogue {
         };
         let name = Text::same(self.department_name(&department));
         let when = Text::same(window.label.clone());
-        s.actions.push(Action::BookCallback {
-            department,
-            window,
-        });
+        s.actions.push(Action::BookCallback { department, window });
         let t = self.prompt("callback_confirmed", &[("afdeling", &name), ("tid", &when)]);
         self.say(s, "callback_confirmed", t, true);
         self.anything_else(s);
@@ -296,6 +293,8 @@ mod tests {
         let d = dept(Some((time(9, 0, 0, 0), time(15, 0, 0, 0))));
         let w = callback_windows(&Directory::default(), &d, &at(2026, 3, 10, 7));
         assert_eq!(w[0].date, date(2026, 3, 10));
-        assert!(callback_windows(&Directory::default(), &dept(None), &at(2026, 3, 10, 7)).is_empty());
+        assert!(
+            callback_windows(&Directory::default(), &dept(None), &at(2026, 3, 10, 7)).is_empty()
+        );
     }
 }

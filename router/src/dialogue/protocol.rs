@@ -136,7 +136,9 @@ pub enum Action {
     /// Ask the citizen to type a phone number (chat). The front end takes
     /// the next text itself, keeps the number out of the transcript, and
     /// answers with [`Event::Number`].
-    AskNumber { purpose: NumberPurpose },
+    AskNumber {
+        purpose: NumberPurpose,
+    },
     /// Store a callback request (chat): the front end holds the number the
     /// citizen typed; the request must be stored before this turn is shown.
     BookCallback {

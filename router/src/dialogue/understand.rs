@@ -279,7 +279,13 @@ mod tests {
 
     #[test]
     fn cancel_in_everyday_forms_but_never_with_digits() {
-        for t in ["fortryd", "Fortryd!", "nej tak", "glem det", "jeg vil ikke alligevel"] {
+        for t in [
+            "fortryd",
+            "Fortryd!",
+            "nej tak",
+            "glem det",
+            "jeg vil ikke alligevel",
+        ] {
             assert!(is_cancel(t), "{t}");
         }
         for t in ["12 34 56 78", "nej 20304050", "ja", "hvad koster et pas"] {

@@ -234,8 +234,9 @@ pub struct Flow {
 }
 
 /// Names a prompt may use besides the municipality settings.
-const CONVERSATION_VARIABLES: [&str; 7] =
-    ["emne", "afdeling", "telefon", "aabner", "link", "titel", "tid"];
+const CONVERSATION_VARIABLES: [&str; 7] = [
+    "emne", "afdeling", "telefon", "aabner", "link", "titel", "tid",
+];
 /// Below this answer threshold the bot answers wrongly too often.
 const MIN_ANSWER_THRESHOLD: f32 = 0.5;
 /// Below this confirm threshold the bot asks about almost anything.

@@ -26,15 +26,15 @@ use axum::routing::post;
 use axum::{Json, Router};
 use knowledge::Channel;
 use router::dialogue::{Action, Dialogue, Event, NumberPurpose, NumberReply, Outcome, Turn};
-use sms_gateway::{Enqueued, MobileNumber};
 use serde::{Deserialize, Serialize};
+use sms_gateway::{Enqueued, MobileNumber};
 use transcripts::RawUtterance;
 use transcripts::{self as store, ConversationId, NewConversation, NewTurn, Speaker};
 
 use super::limits::Window;
 use super::sms::QueueError;
-use crate::callbacks::PhoneNumber;
 use super::App;
+use crate::callbacks::PhoneNumber;
 
 /// Longest message a citizen may send, in characters.
 pub(crate) const MAX_MESSAGE_CHARS: usize = 1000;
@@ -475,12 +475,14 @@ fn render(actions: &[Action]) -> (Vec<Message>, bool, Option<AskOut>) {
                 text: say.text.clone(),
                 ..Message::default()
             }),
-            Action::ShowLinks(links) => last(&mut messages).links.extend(links.iter().map(|l| {
-                LinkOut {
-                    title: l.title.clone(),
-                    url: l.url.clone(),
-                }
-            })),
+            Action::ShowLinks(links) => {
+                last(&mut messages)
+                    .links
+                    .extend(links.iter().map(|l| LinkOut {
+                        title: l.title.clone(),
+                        url: l.url.clone(),
+                    }))
+            }
             Action::ShowButtons(buttons) => {
                 last(&mut messages)
                     .buttons
@@ -498,7 +500,9 @@ fn render(actions: &[Action]) -> (Vec<Message>, bool, Option<AskOut>) {
             } => {
                 let when = match (open_now, opens) {
                     (true, _) => "Der er åbent for telefonen nu.".to_string(),
-                    (false, Some(opens)) => format!("Der er lukket lige nu. Der åbner igen {opens}."),
+                    (false, Some(opens)) => {
+                        format!("Der er lukket lige nu. Der åbner igen {opens}.")
+                    }
                     (false, None) => "Der er lukket lige nu.".to_string(),
                 };
                 messages.push(Message {
@@ -561,7 +565,9 @@ fn take_number(
                 )
             }
             Err(e) => (
-                NumberReply::Invalid { reply: e.reply_da() },
+                NumberReply::Invalid {
+                    reply: e.reply_da(),
+                },
                 "(telefonnummer, der ikke kunne bruges)".into(),
             ),
         },
@@ -570,7 +576,9 @@ fn take_number(
                 Ok(n) => n,
                 Err(e) => {
                     return (
-                        NumberReply::Invalid { reply: e.reply_da() },
+                        NumberReply::Invalid {
+                            reply: e.reply_da(),
+                        },
                         "(mobilnummer, der ikke kunne bruges)".into(),
                     )
                 }
@@ -587,9 +595,10 @@ fn take_number(
             let (reply, what) = match queued {
                 Ok(Enqueued::Queued(_)) => (NumberReply::Accepted, "bestilt"),
                 Ok(Enqueued::AlreadySent(_)) => (NumberReply::AlreadySent, "allerede sendt"),
-                Ok(Enqueued::RateLimited) => {
-                    (NumberReply::RateLimited, "ikke sendt: nummerets grænse for i dag")
-                }
+                Ok(Enqueued::RateLimited) => (
+                    NumberReply::RateLimited,
+                    "ikke sendt: nummerets grænse for i dag",
+                ),
                 Err(QueueError::NoTemplate) => {
                     tracing::error!(answer = %answer_id, "no SMS template or outbox for a chat link");
                     (NumberReply::Failed, "ikke sendt: ingen skabelon")
@@ -599,7 +608,10 @@ fn take_number(
                     (NumberReply::Failed, "ikke sendt: fejl i udbakken")
                 }
             };
-            (reply, format!("(mobilnummer givet; sms med link {url} {what})"))
+            (
+                reply,
+                format!("(mobilnummer givet; sms med link {url} {what})"),
+            )
         }
     }
 }
@@ -620,7 +632,14 @@ fn book_callbacks(
                 return Err(internal());
             };
             app.callbacks
-                .book(department, window.date, window.from, window.to, &number, now)
+                .book(
+                    department,
+                    window.date,
+                    window.from,
+                    window.to,
+                    &number,
+                    now,
+                )
                 .map_err(|e| {
                     tracing::error!(error = %e, "storing a callback request failed");
                     internal()

@@ -8,7 +8,9 @@
 
 use std::path::Path;
 
-use sms_gateway::{Enqueued, LinkRef, MobileNumber, Outbox, SmsConfig, Worker, WorkerHandle, WorkerOptions};
+use sms_gateway::{
+    Enqueued, LinkRef, MobileNumber, Outbox, SmsConfig, Worker, WorkerHandle, WorkerOptions,
+};
 
 use crate::commands::sms as sms_files;
 use crate::paths::Project;

@@ -294,3 +294,155 @@ fn wait_for(base: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// Every occurrence of `needle` in the files of `dir` whose names start
+/// with `prefix` (the database and its WAL).
+fn files_containing(dir: &Path, prefix: &str, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).expect("read");
+        if bytes.windows(needle.len()).any(|w| w == needle) {
+            hits.push(name);
+        }
+    }
+    hits
+}
+
+/// Rows in the SMS outbox.
+pub(crate) fn outbox_rows(data: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(data.join("sms-outbox.sqlite3")).expect("outbox");
+    conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .expect("count")
+}
+
+#[test]
+fn chat_refuses_a_wrong_mobile_number_in_danish_and_queues_nothing() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&repo(), data.path());
+    let base = &server.base;
+    let (_, opened) = post(base, "/api/chat/sessions", "{}");
+    let session = opened["session"].as_str().expect("session").to_string();
+    let path = format!("/api/chat/sessions/{session}/messages");
+
+    let (_, answer) = post(base, &path, r#"{"text": "hvordan melder jeg flytning"}"#);
+    let buttons = answer["messages"].to_string();
+    assert!(
+        buttons.contains("sms:ja") && buttons.contains("Ja tak"),
+        "{answer}"
+    );
+    let (_, asked) = post(base, &path, r#"{"button": "sms:ja"}"#);
+    assert_eq!(asked["ask"]["kind"], "mobile", "{asked}");
+    assert!(texts(&asked).contains("mobilnummer"), "{asked}");
+
+    // Seven digits, then a foreign number: a Danish reason each time, and
+    // the field stays a phone field.
+    let (status, wrong) = post(base, &path, r#"{"text": "12 34 56 7"}"#);
+    assert_eq!(status, 200);
+    assert!(texts(&wrong).contains("otte cifre"), "{wrong}");
+    assert_eq!(wrong["ask"]["kind"], "mobile", "{wrong}");
+    let (_, foreign) = post(base, &path, r#"{"text": "+46 70 123 45 67"}"#);
+    assert!(texts(&foreign).contains("danske mobilnumre"), "{foreign}");
+    let (_, cancelled) = post(base, &path, r#"{"text": "fortryd"}"#);
+    assert!(texts(&cancelled).contains("helt i orden"), "{cancelled}");
+    assert!(cancelled.get("ask").is_none(), "{cancelled}");
+    assert_eq!(outbox_rows(data.path()), 0, "nothing queued");
+    drop(server);
+    assert!(
+        files_containing(data.path(), "vejviser.sqlite", b"1234567").is_empty(),
+        "the mistyped number is in the transcript store"
+    );
+}
+
+#[test]
+fn chat_books_a_callback_and_staff_erase_the_number_when_done() {
+    // A scratch project where the switchboard is closed all day today, so
+    // the chat offers a callback whatever the time of the test.
+    let project = scratch_project();
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Europe/Copenhagen").expect("tz"))
+        .date();
+    let departments = project.path().join("flows/departments.yaml");
+    let text = std::fs::read_to_string(&departments).expect("read");
+    let text = text.replacen(
+        "    phone: \"{hovednummer}\"\n",
+        &format!("    phone: \"{{hovednummer}}\"\n    closed_on: [\"{today}\"]\n"),
+        1,
+    );
+    assert!(
+        text.contains(&today.to_string()),
+        "the switchboard entry moved"
+    );
+    std::fs::write(&departments, text).expect("write");
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(project.path(), data.path());
+    let base = &server.base;
+    let (_, opened) = post(base, "/api/chat/sessions", "{}");
+    let session = opened["session"].as_str().expect("session").to_string();
+    let path = format!("/api/chat/sessions/{session}/messages");
+
+    let (_, closed) = post(
+        base,
+        &path,
+        r#"{"text": "jeg vil gerne tale med en medarbejder"}"#,
+    );
+    assert!(
+        closed["messages"].to_string().contains("callback:ja"),
+        "{closed}"
+    );
+    let (_, asked) = post(base, &path, r#"{"button": "callback:ja"}"#);
+    assert_eq!(asked["ask"]["kind"], "phone", "{asked}");
+    let (_, windows) = post(base, &path, r#"{"text": "+45 33 12 34 56"}"#);
+    let first = windows["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find_map(|m| m["buttons"].as_array()))
+        .and_then(|b| b.first())
+        .cloned()
+        .unwrap_or_else(|| panic!("window buttons: {windows}"));
+    assert_eq!(first["value"], "vindue:0", "{windows}");
+    let label = first["label"].as_str().expect("label").to_lowercase();
+    let (_, booked) = post(base, &path, r#"{"button": "vindue:0"}"#);
+    let confirmation = texts(&booked);
+    assert!(confirmation.contains("ringer dig op"), "{booked}");
+    assert!(confirmation.contains(&label), "{label} in {confirmation}");
+
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vejviser"))
+            .args(["--root", project.path().to_str().expect("utf-8")])
+            .arg("callbacks")
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .output()
+            .expect("runs")
+    };
+    let list = cli(&["list", "--json"]);
+    assert!(list.status.success());
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["department"], "omstilling");
+    assert_eq!(rows[0]["number"], "+45 33 12 34 56");
+    drop(server);
+    assert!(
+        files_containing(data.path(), "vejviser.sqlite", b"33123456").is_empty()
+            && files_containing(data.path(), "vejviser.sqlite", b"33 12 34 56").is_empty(),
+        "the number is in the transcript store"
+    );
+
+    let id = rows[0]["id"].to_string();
+    assert!(cli(&["done", &id]).status.success());
+    assert!(!cli(&["done", &id]).status.success(), "already done");
+    let list = cli(&["list", "--json"]);
+    assert!(list.stdout.is_empty(), "no open requests");
+    assert!(
+        files_containing(data.path(), "callbacks.sqlite3", b"33123456").is_empty(),
+        "the number outlives the request"
+    );
+}

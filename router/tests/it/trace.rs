@@ -10,7 +10,7 @@ use jiff::civil::date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use knowledge::Channel;
-use router::dialogue::{Action, Dialogue, Event};
+use router::dialogue::{Action, Dialogue, Event, NumberReply};
 use router::Config;
 use transcripts::RawUtterance;
 
@@ -64,6 +64,15 @@ fn trace(channel: Channel, now: Timestamp, events: &[&str]) -> String {
             play(e.to_string(), Event::Dtmf(c), &mut out);
         } else if let Some(b) = e.strip_prefix("button ") {
             play(e.to_string(), Event::Button(b), &mut out);
+        } else if let Some(n) = e.strip_prefix("number ") {
+            let reply = match n {
+                "accepted" => NumberReply::Accepted,
+                "cancelled" => NumberReply::Cancelled,
+                _ => NumberReply::Invalid {
+                    reply: "Et dansk mobilnummer har otte cifre.",
+                },
+            };
+            play(e.to_string(), Event::Number(reply), &mut out);
         } else if *e == "silence" {
             play(e.to_string(), Event::NoInput, &mut out);
         } else {
@@ -131,6 +140,13 @@ fn render(a: &Action) -> String {
         Action::Callback { department, opens } => {
             format!("callback {department} {}", opens.as_deref().unwrap_or("-"))
         }
+        Action::AskNumber { purpose } => format!("ask number {purpose:?}"),
+        Action::BookCallback { department, window } => {
+            format!(
+                "book callback {department} {} {:?}",
+                window.date, window.label
+            )
+        }
         Action::End => "end".into(),
     }
 }
@@ -179,7 +195,26 @@ fn chat_closed_department_on_second_easter_day() {
             "button sms:nej",
             "jeg vil gerne tale med en medarbejder",
             "button callback:ja",
+            "number invalid",
+            "number accepted",
+            "button vindue:0",
         ],
     );
     expect_file!["golden/chat_closed_department_on_second_easter_day.txt"].assert_eq(&t);
+}
+
+#[test]
+fn chat_sms_asks_for_a_typed_number() {
+    let t = trace(
+        Channel::Chat,
+        at(2026, 3, 10, 10, 0),
+        &[
+            "hvordan melder jeg flytning",
+            "button sms:ja",
+            "number invalid",
+            "number accepted",
+            "nej tak",
+        ],
+    );
+    expect_file!["golden/chat_sms_asks_for_a_typed_number.txt"].assert_eq(&t);
 }
