@@ -446,3 +446,42 @@ fn chat_books_a_callback_and_staff_erase_the_number_when_done() {
         "the number outlives the request"
     );
 }
+
+#[test]
+fn chat_sms_goes_once_per_link_and_at_most_five_a_day_to_a_number() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&repo(), data.path());
+    let base = &server.base;
+    // Asks for the moving answer's link by SMS to 40 50 60 70 in a chat.
+    let request = |path: &str| {
+        post(base, path, r#"{"text": "hvordan melder jeg flytning"}"#);
+        let (_, asked) = post(base, path, r#"{"button": "sms:ja"}"#);
+        assert_eq!(asked["ask"]["kind"], "mobile", "{asked}");
+        let (status, reply) = post(base, path, r#"{"text": "40 50 60 70"}"#);
+        assert_eq!(status, 200);
+        texts(&reply)
+    };
+    let mut first_path = String::new();
+    for i in 0..5 {
+        let (_, opened) = post(base, "/api/chat/sessions", "{}");
+        let path = format!(
+            "/api/chat/sessions/{}/messages",
+            opened["session"].as_str().expect("session")
+        );
+        let said = request(&path);
+        assert!(said.contains("Du får en sms"), "chat {i}: {said}");
+        if i == 0 {
+            first_path = path;
+        }
+    }
+    let again = request(&first_path);
+    assert!(again.contains("allerede sendt"), "{again}");
+    let (_, opened) = post(base, "/api/chat/sessions", "{}");
+    let path = format!(
+        "/api/chat/sessions/{}/messages",
+        opened["session"].as_str().expect("session")
+    );
+    let limited = request(&path);
+    assert!(limited.contains("så mange sms'er i dag"), "{limited}");
+    assert_eq!(outbox_rows(data.path()), 5);
+}
