@@ -68,9 +68,14 @@ impl PhoneError {
 }
 
 impl PhoneNumber {
-    /// "+45 33 12 34 56", "0045 33123456", "33 12 34 56", "3312-3456".
+    /// "+45 33 12 34 56", "0045 33123456", "33 12 34 56", "3312-3456",
+    /// also after a few words ("mit nummer er 33 12 34 56").
     pub(crate) fn parse(input: &str) -> Result<PhoneNumber, PhoneError> {
         let t = input.trim();
+        let t = match t.find(|c: char| c == '+' || c.is_ascii_digit()) {
+            Some(start) if start > 0 => &t[start..],
+            _ => t,
+        };
         let (plus, rest) = match t.strip_prefix('+') {
             Some(r) => (true, r),
             None => (false, t),
@@ -265,6 +270,7 @@ mod tests {
             "33 12 34 56",
             "3312-3456",
             "4533123456",
+            "mit nummer er 33 12 34 56",
         ] {
             assert_eq!(
                 PhoneNumber::parse(t).map(|n| n.digits),

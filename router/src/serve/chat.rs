@@ -572,7 +572,11 @@ fn take_number(
             ),
         },
         NumberPurpose::Sms { answer_id, url } => {
-            let number = match MobileNumber::parse(text) {
+            // Typed digits in any grouping; "mit nummer er …" and number
+            // words through the spoken parser.
+            let parsed = MobileNumber::parse(text)
+                .or_else(|e| MobileNumber::parse_spoken(text).map_err(|_| e));
+            let number = match parsed {
                 Ok(n) => n,
                 Err(e) => {
                     return (
