@@ -20,8 +20,15 @@
 //!
 //! A transfer goes to a department only while it answers the phone
 //! (holidays and closure days included); otherwise the citizen hears when
-//! it opens and is offered the SMS link or a callback.
+//! it opens and is offered the SMS link or a callback. A transfer that
+//! fails ([`Event::TransferFailed`]) falls back to the department's number,
+//! offered by SMS as well (see `fallback.rs`).
+//!
+//! A front end that cannot send an SMS to this citizen (a caller from a
+//! landline or a hidden number) says so with [`Dialogue::set_sms_to_caller`],
+//! and the engine then never offers one.
 
+mod fallback;
 mod menu;
 mod protocol;
 mod understand;
@@ -62,6 +69,11 @@ enum State {
     Menu {
         menu: usize,
     },
+    /// A transfer was asked for; only its failure or the end can follow.
+    Transferring {
+        department: String,
+        topic: Option<String>,
+    },
     Ended,
 }
 
@@ -78,6 +90,8 @@ pub struct Dialogue {
     /// The last answer given (repeated on "kan du gentage").
     last_answer: Vec<Action>,
     outcome: Outcome,
+    /// Whether an SMS can reach this citizen (a caller's mobile number).
+    sms_to_caller: bool,
 }
 
 /// Menu misunderstandings before the switchboard takes over.
@@ -97,6 +111,14 @@ fn lower_first(s: &str) -> String {
         }
         _ => s.to_string(),
     }
+}
+
+/// A yes/no question on the phone with the keys that answer it; the
+/// chat shows buttons instead.
+fn with_keys(mut t: Text) -> Text {
+    let sep = if t.spoken.is_empty() { "" } else { " " };
+    t.spoken = format!("{}{sep}Tryk 1 for ja eller 2 for nej.", t.spoken);
+    t
 }
 
 /// Per-turn working data.
@@ -123,7 +145,16 @@ impl Dialogue {
             last_said: Vec::new(),
             last_answer: Vec::new(),
             outcome: Outcome::InProgress,
+            sms_to_caller: true,
         }
+    }
+
+    /// Whether an SMS can be sent to this citizen (default: yes). A phone
+    /// front end says no when the caller's number is not a Danish mobile
+    /// number, or when no SMS gateway is set up; then nothing is offered
+    /// by SMS.
+    pub fn set_sms_to_caller(&mut self, possible: bool) {
+        self.sms_to_caller = possible;
     }
 
     /// How the conversation has gone so far.
@@ -178,6 +209,9 @@ impl Dialogue {
         if matches!(self.state, State::Ended) {
             return;
         }
+        if let State::Transferring { .. } = self.state {
+            return self.while_transferring(event, s);
+        }
         match event {
             Event::Started { channel } => {
                 self.channel = channel;
@@ -211,6 +245,8 @@ impl Dialogue {
                     self.anything_else(s);
                 }
             }
+            // Only meaningful while transferring (handled above).
+            Event::TransferFailed => {}
         }
     }
 
@@ -417,8 +453,10 @@ impl Dialogue {
         // In chat the links are on the screen already, and the chat front
         // end takes no phone number yet: only a caller is offered an SMS.
         let sms = match self.channel {
-            Channel::Voice => self.sms_for(answer, ov.and_then(|o| o.sms.as_deref())),
-            Channel::Chat => None,
+            Channel::Voice if self.sms_to_caller => {
+                self.sms_for(answer, ov.and_then(|o| o.sms.as_deref()))
+            }
+            Channel::Voice | Channel::Chat => None,
         };
         if let Some(sms) = sms {
             return self.offer_sms(
@@ -456,7 +494,7 @@ impl Dialogue {
         s: &mut Step<'_>,
     ) {
         let t = self.prompt("offer_sms", &[]);
-        self.say(s, "offer_sms", t, true);
+        self.say(s, "offer_sms", with_keys(t), true);
         s.actions.push(Action::OfferSms {
             answer_id: answer_id.clone(),
             url,
@@ -546,7 +584,10 @@ impl Dialogue {
                     summary,
                 });
                 self.outcome = Outcome::Transferred(dept.id.clone());
-                self.state = State::Ended;
+                self.state = State::Transferring {
+                    department: dept.id.clone(),
+                    topic: topic.map(str::to_string),
+                };
                 return;
             }
             let t = self.prompt("handover", &v);
@@ -579,7 +620,7 @@ impl Dialogue {
             callback,
         });
         self.outcome = Outcome::HandedOver(dept.id.clone());
-        if config.flow.out_of_hours.offer_sms {
+        if config.flow.out_of_hours.offer_sms && self.sms_to_caller {
             if let Some(topic) = topic {
                 let ov = config.flow.override_for(topic);
                 let answer = ov

@@ -23,6 +23,9 @@ pub enum Event<'a> {
     SmsConsent(bool),
     /// Whether the SMS asked for by [`Action::SendSms`] went out.
     SmsResult { sent: bool },
+    /// The transfer asked for by [`Action::Transfer`] failed (refused,
+    /// a failure reported by NOTIFY, or no answer in time).
+    TransferFailed,
     /// The caller hung up or the chat closed.
     Ended,
 }
