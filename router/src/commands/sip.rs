@@ -132,7 +132,7 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
             .clone()
             .unwrap_or_else(|| project.root.join("data"));
         let store = transcripts::Store::open_in(&data).context("opening the transcript store")?;
-        let voice = start(project, args, store).await?;
+        let voice = start(project, args, store, None).await?;
         voice
             .run_until(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -145,11 +145,13 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
 
 /// Loads what a SIP server needs (flow, speech, recogniser, the SMS
 /// set-up), binds it and prints the listening line; call it on the
-/// runtime. Turns are stored in `store`.
+/// runtime. Turns are stored in `store`; `config` is a snapshot already
+/// loaded (by `serve`), or none to load one.
 pub(crate) async fn start(
     project: &Project,
     args: SipArgs,
     store: transcripts::Store,
+    config: Option<Arc<router::Config>>,
 ) -> anyhow::Result<Voice> {
     let data = args
         .data
@@ -162,15 +164,18 @@ pub(crate) async fn start(
         ),
         None => Clock::real(),
     };
-    let config = Arc::new(
-        project
-            .config(&project.root.join("flows"))?
-            .inspect_err(|e| {
-                for p in e.problems() {
-                    eprintln!("{p}");
-                }
-            })?,
-    );
+    let config = match config {
+        Some(c) => c,
+        None => Arc::new(
+            project
+                .config(&project.root.join("flows"))?
+                .inspect_err(|e| {
+                    for p in e.problems() {
+                        eprintln!("{p}");
+                    }
+                })?,
+        ),
+    };
     let recogniser: Arc<dyn Recognise> = if args.no_asr {
         Arc::new(NoRecogniser)
     } else {

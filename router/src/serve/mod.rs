@@ -114,6 +114,7 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         anyhow::anyhow!("the configuration has problems:\n{}", problems.join("\n"))
     })?;
     let store = Store::open_in(&args.data).context("opening the transcript store")?;
+    let config = Arc::new(config);
     let app = Arc::new(App {
         health: RwLock::new(Health {
             status: "ok",
@@ -121,7 +122,7 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
             loaded_at: jiff::Timestamp::now().to_string(),
             reload_error: None,
         }),
-        config: RwLock::new(Arc::new(config)),
+        config: RwLock::new(config.clone()),
         chats: Mutex::new(chat::Chats::new()),
         scrubber: Scrubber::new(),
         store: store.clone(),
@@ -134,7 +135,8 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         Some(addr) => {
             let sip_args =
                 crate::commands::sip::serve_defaults(addr, args.sip_advertise, &args.data)?;
-            let voice = crate::commands::sip::start(project, sip_args, store.clone()).await?;
+            let voice =
+                crate::commands::sip::start(project, sip_args, store.clone(), Some(config)).await?;
             Some(tokio::spawn(voice.run_until(async {
                 let _ = sip_stopped.await;
             })))

@@ -88,6 +88,52 @@ impl Bot {
         }
     }
 
+    /// Starts `vejviser serve --sip`: the chat and the phone in one
+    /// process; returns the bot and the chat's base URL.
+    fn serve() -> (Bot, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("stderr.log");
+        let data = dir.path().join("data");
+        let stderr = std::fs::File::create(&log).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
+            .args(["--root", repo().to_str().expect("utf-8 path")])
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(["--sip", "127.0.0.1:0", "--sip-advertise", "127.0.0.1"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("vejviser starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut sip_line = String::new();
+        let base = loop {
+            let line = lines.next().expect("the listening lines").expect("utf-8");
+            if line.starts_with("vejviser sip listening") {
+                sip_line = line;
+            } else if let Some(at) = line.find("http://") {
+                break line[at..].trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let addr = |key: &str| -> SocketAddr {
+            sip_line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} address in {sip_line:?}"))
+        };
+        let bot = Bot {
+            child,
+            udp: addr("udp="),
+            tcp: addr("tcp="),
+            log,
+            data,
+            _dir: dir,
+        };
+        (bot, base)
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -768,4 +814,20 @@ fn options_over_tls_get_200() {
     let _ = child.wait();
     assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
     assert!(answer.contains("branch=z9hG4bKtls"), "{answer}");
+}
+
+#[test]
+fn serve_with_sip_answers_chat_and_calls_in_one_process() {
+    let (bot, base) = Bot::serve();
+    let health = reqwest::blocking::get(format!("{base}/health")).expect("health");
+    assert!(health.status().is_success());
+    let (ok, out) = sipp(&bot, "dtmf_sms.xml", 1, &[]);
+    assert!(ok, "sipp failed:\n{out}\n{}", bot.log());
+    assert!(bot.wait_for("call ended", 1), "{}", bot.log());
+    // The SMS worker runs in the same process, on the same data directory.
+    let sent = wait_for_sms(&bot, 1);
+    assert_eq!(sent[0]["to"], "+45******78", "{sent:?}");
+    let call = stored_call(&bot);
+    assert_eq!(call.outcome.as_deref(), Some("sms_sent"), "{call:?}");
+    assert_no_number_stored(&bot);
 }
