@@ -18,6 +18,7 @@ pub mod flows;
 pub mod holidays;
 mod locate;
 pub mod media;
+pub mod record;
 pub mod sip;
 pub mod text;
 pub mod tts;

@@ -1,4 +1,6 @@
-//! `vejviser sip`: the SIP/RTP voice front end.
+//! `vejviser sip`: the SIP/RTP voice front end, with the SMS outbox's
+//! worker and the transcript store; [`start`] is shared with `vejviser
+//! serve --sip`, which runs it beside the chat in one process.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use router::media::{AsrRecogniser, NoRecogniser, Recognise};
-use router::sip::{Clock, Server, SipSettings, TlsSettings};
+use router::sip::{Clock, Server, SipSettings, SmsSending, TlsSettings};
 use router::tts::{self, HttpVoice, Speech, SpeechConfig};
 
 use crate::paths::Project;
@@ -55,6 +57,59 @@ pub(crate) struct SipArgs {
     /// (`2026-12-25T10:00:00+01:00`) and runs on from there.
     #[arg(long, hide = true)]
     pub(crate) now: Option<String>,
+    /// Directory for the SQLite files: transcripts (vejviser.sqlite) and
+    /// the SMS outbox (default: data/ in the project directory).
+    #[arg(long)]
+    pub(crate) data: Option<std::path::PathBuf>,
+}
+
+/// A SIP server ready to run and the SMS worker it sends through.
+pub(crate) struct Voice {
+    server: Server,
+    worker: Option<sms_gateway::WorkerHandle>,
+}
+
+impl Voice {
+    /// Answers calls until `stop` completes; then the SMS worker finishes
+    /// the sends in flight.
+    pub(crate) async fn run_until(self, stop: impl std::future::Future<Output = ()>) {
+        tokio::select! {
+            _ = self.server.run() => {}
+            _ = stop => {}
+        }
+        if let Some(w) = self.worker {
+            w.shutdown().await;
+        }
+    }
+}
+
+/// The options `vejviser serve --sip ADDR` runs the phone with: UDP and
+/// TCP on `addr`, the defaults of `vejviser sip` for the rest.
+pub(crate) fn serve_defaults(
+    addr: SocketAddr,
+    advertise: IpAddr,
+    data: &std::path::Path,
+) -> anyhow::Result<SipArgs> {
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        sip: SipArgs,
+    }
+    let addr = addr.to_string();
+    let advertise = advertise.to_string();
+    let data = data.to_string_lossy().into_owned();
+    let argv = [
+        "sip",
+        "--udp",
+        &addr,
+        "--tcp",
+        &addr,
+        "--advertise",
+        &advertise,
+        "--data",
+        &data,
+    ];
+    Ok(<Wrap as clap::Parser>::try_parse_from(argv)?.sip)
 }
 
 pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> {
@@ -67,6 +122,42 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let data = args
+            .data
+            .clone()
+            .unwrap_or_else(|| project.root.join("data"));
+        let store = transcripts::Store::open_in(&data).context("opening the transcript store")?;
+        let voice = start(project, args, store, None, None).await?;
+        voice
+            .run_until(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads what a SIP server needs (flow, speech, recogniser, the SMS
+/// set-up), binds it and prints the listening line; call it on the
+/// runtime. Turns are stored in `store`; `config` is a snapshot already
+/// loaded (by `serve`), or none to load one.
+pub(crate) async fn start(
+    project: &Project,
+    args: SipArgs,
+    store: transcripts::Store,
+    config: Option<Arc<router::Config>>,
+    sms: Option<SmsSending>,
+) -> anyhow::Result<Voice> {
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| project.root.join("data"));
     let clock = match &args.now {
         Some(t) => Clock::starting_at(
             t.parse::<jiff::Timestamp>()
@@ -74,15 +165,18 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
         ),
         None => Clock::real(),
     };
-    let config = Arc::new(
-        project
-            .config(&project.root.join("flows"))?
-            .inspect_err(|e| {
-                for p in e.problems() {
-                    eprintln!("{p}");
-                }
-            })?,
-    );
+    let config = match config {
+        Some(c) => c,
+        None => Arc::new(
+            project
+                .config(&project.root.join("flows"))?
+                .inspect_err(|e| {
+                    for p in e.problems() {
+                        eprintln!("{p}");
+                    }
+                })?,
+        ),
+    };
     let recogniser: Arc<dyn Recognise> = if args.no_asr {
         Arc::new(NoRecogniser)
     } else {
@@ -122,11 +216,15 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
             _ => None,
         },
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    // A process that already runs an outbox worker (`serve`) hands its
+    // outbox over; a second worker on the same outbox could send twice.
+    let (sms, worker) = match sms {
+        Some(sms) => (Some(sms), None),
+        None => sms_setup(project, &data)?,
+    };
+    let recorder = router::record::Recorder::start(store, project.municipality.clone())
+        .context("starting the transcript writer")?;
+    {
         // Synthesise the greeting before the first call needs it.
         let greeting = config
             .flow
@@ -141,19 +239,39 @@ pub(crate) fn run(project: &Project, args: SipArgs) -> anyhow::Result<ExitCode> 
                 tracing::warn!(error = %e, "greeting could not be synthesised");
             }
         }
-        let server = Server::bind(config, speech, recogniser, settings, clock).await?;
-        // Tests read the bound addresses from this line.
-        println!(
-            "vejviser sip listening udp={} tcp={} tls={}",
-            server.udp_addr().map_or("-".into(), |a| a.to_string()),
-            server.tcp_addr().map_or("-".into(), |a| a.to_string()),
-            server.tls_addr().map_or("-".into(), |a| a.to_string()),
-        );
-        tokio::select! {
-            _ = server.run() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+    }
+    let mut server = Server::bind(config, speech, recogniser, settings, clock)
+        .await?
+        .with_recorder(recorder);
+    if let Some(sms) = sms {
+        server = server.with_sms(sms);
+    }
+    // Tests read the bound addresses from this line.
+    println!(
+        "vejviser sip listening udp={} tcp={} tls={}",
+        server.udp_addr().map_or("-".into(), |a| a.to_string()),
+        server.tcp_addr().map_or("-".into(), |a| a.to_string()),
+        server.tls_addr().map_or("-".into(), |a| a.to_string()),
+    );
+    Ok(Voice { server, worker })
+}
+
+/// The outbox and its worker (one per process) from `sms.yaml`; none,
+/// with a warning, when the municipality has no `sms.yaml`: then callers
+/// are offered no SMS.
+fn sms_setup(
+    project: &Project,
+    data: &std::path::Path,
+) -> anyhow::Result<(Option<SmsSending>, Option<sms_gateway::WorkerHandle>)> {
+    let files = super::sms::SmsFiles::in_data(data.to_path_buf());
+    if !files.config_path(project).is_file() {
+        tracing::warn!("no sms.yaml for this municipality; callers are offered no sms");
+        return Ok((None, None));
+    }
+    let (config, _) = super::sms::load_config(project, &files)?;
+    let outbox = super::sms::open_outbox(&files.data_dir(project)?, &config)?;
+    let provider = super::sms::provider(&config, data)?;
+    let options = sms_gateway::WorkerOptions::from(&config.outbox);
+    let worker = sms_gateway::Worker::new(outbox.clone(), provider, options).spawn();
+    Ok((Some(SmsSending::new(outbox, config)), Some(worker)))
 }

@@ -69,7 +69,15 @@ pub(crate) struct SmsFiles {
 }
 
 impl SmsFiles {
-    fn data_dir(&self, project: &Project) -> anyhow::Result<PathBuf> {
+    /// The outbox in `data`, the settings in their default place.
+    pub(crate) fn in_data(data: PathBuf) -> SmsFiles {
+        SmsFiles {
+            data: Some(data),
+            sms_config: None,
+        }
+    }
+
+    pub(crate) fn data_dir(&self, project: &Project) -> anyhow::Result<PathBuf> {
         let dir = self
             .data
             .clone()
@@ -78,7 +86,7 @@ impl SmsFiles {
         Ok(dir)
     }
 
-    fn config_path(&self, project: &Project) -> PathBuf {
+    pub(crate) fn config_path(&self, project: &Project) -> PathBuf {
         self.sms_config.clone().unwrap_or_else(|| {
             project
                 .knowledge

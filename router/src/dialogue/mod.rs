@@ -20,9 +20,16 @@
 //!
 //! A transfer goes to a department only while it answers the phone
 //! (holidays and closure days included); otherwise the citizen hears when
-//! it opens and is offered the SMS link or a callback.
+//! it opens and is offered the SMS link or a callback. A transfer that
+//! fails ([`Event::TransferFailed`]) falls back to the department's number,
+//! offered by SMS as well (see `fallback.rs`).
+//!
+//! A front end that cannot send an SMS to this citizen (a caller from a
+//! landline or a hidden number) says so with [`Dialogue::set_sms_to_caller`],
+//! and the engine then never offers one.
 
 mod contact;
+mod fallback;
 mod menu;
 mod protocol;
 mod understand;
@@ -76,6 +83,11 @@ enum State {
         department: String,
         windows: Vec<CallbackWindow>,
     },
+    /// A transfer was asked for; only its failure or the end can follow.
+    Transferring {
+        department: String,
+        topic: Option<String>,
+    },
     Ended,
 }
 
@@ -92,6 +104,8 @@ pub struct Dialogue {
     /// The last answer given (repeated on "kan du gentage").
     last_answer: Vec<Action>,
     outcome: Outcome,
+    /// Whether an SMS can reach this citizen (a caller's mobile number).
+    sms_to_caller: bool,
 }
 
 /// Menu misunderstandings before the switchboard takes over.
@@ -111,6 +125,14 @@ fn lower_first(s: &str) -> String {
         }
         _ => s.to_string(),
     }
+}
+
+/// A yes/no question on the phone with the keys that answer it; the
+/// chat shows buttons instead.
+fn with_keys(mut t: Text) -> Text {
+    let sep = if t.spoken.is_empty() { "" } else { " " };
+    t.spoken = format!("{}{sep}Tryk 1 for ja eller 2 for nej.", t.spoken);
+    t
 }
 
 /// Per-turn working data.
@@ -137,7 +159,16 @@ impl Dialogue {
             last_said: Vec::new(),
             last_answer: Vec::new(),
             outcome: Outcome::InProgress,
+            sms_to_caller: true,
         }
+    }
+
+    /// Whether an SMS can be sent to this citizen (default: yes). A phone
+    /// front end says no when the caller's number is not a Danish mobile
+    /// number, or when no SMS gateway is set up; then nothing is offered
+    /// by SMS.
+    pub fn set_sms_to_caller(&mut self, possible: bool) {
+        self.sms_to_caller = possible;
     }
 
     /// How the conversation has gone so far.
@@ -207,6 +238,9 @@ impl Dialogue {
         if matches!(self.state, State::Ended) {
             return;
         }
+        if let State::Transferring { .. } = self.state {
+            return self.while_transferring(event, s);
+        }
         match event {
             Event::Started { channel } => {
                 self.channel = channel;
@@ -241,6 +275,8 @@ impl Dialogue {
                     self.anything_else(s);
                 }
             }
+            // Only meaningful while transferring (handled above).
+            Event::TransferFailed => {}
         }
     }
 
@@ -452,9 +488,16 @@ impl Dialogue {
         if matches!(self.outcome, Outcome::InProgress | Outcome::Abandoned) {
             self.outcome = Outcome::Answered;
         }
-        // A caller gets the SMS on the number they call from; in chat the
-        // citizen types a number after saying yes (see `contact.rs`).
-        if let Some(sms) = self.sms_for(answer, ov.and_then(|o| o.sms.as_deref())) {
+        // A caller gets the SMS on the number they call from (when it is
+        // a mobile number); in chat the citizen types a number after
+        // saying yes (see `contact.rs`).
+        let sms = match self.channel {
+            Channel::Voice if !self.sms_to_caller => None,
+            Channel::Voice | Channel::Chat => {
+                self.sms_for(answer, ov.and_then(|o| o.sms.as_deref()))
+            }
+        };
+        if let Some(sms) = sms {
             return self.offer_sms(
                 Some(answer.id.clone()),
                 answer.links.first().map(|l| l.url.clone()),
@@ -490,7 +533,7 @@ impl Dialogue {
         s: &mut Step<'_>,
     ) {
         let t = self.prompt("offer_sms", &[]);
-        self.say(s, "offer_sms", t, true);
+        self.say(s, "offer_sms", with_keys(t), true);
         s.actions.push(Action::OfferSms {
             answer_id: answer_id.clone(),
             url,
@@ -583,7 +626,10 @@ impl Dialogue {
                     summary,
                 });
                 self.outcome = Outcome::Transferred(dept.id.clone());
-                self.state = State::Ended;
+                self.state = State::Transferring {
+                    department: dept.id.clone(),
+                    topic: topic.map(str::to_string),
+                };
                 return;
             }
             let t = self.prompt("handover", &v);
@@ -618,7 +664,7 @@ impl Dialogue {
             callback,
         });
         self.outcome = Outcome::HandedOver(dept.id.clone());
-        if config.flow.out_of_hours.offer_sms {
+        if config.flow.out_of_hours.offer_sms && self.sms_to_caller {
             if let Some(topic) = topic {
                 let ov = config.flow.override_for(topic);
                 let answer = ov

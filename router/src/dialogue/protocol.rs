@@ -27,6 +27,9 @@ pub enum Event<'a> {
     /// [`Action::AskNumber`] (chat). The number itself never enters the
     /// engine: the front end keeps it and reports only the outcome.
     Number(NumberReply),
+    /// The transfer asked for by [`Action::Transfer`] failed (refused,
+    /// a failure reported by NOTIFY, or no answer in time).
+    TransferFailed,
     /// The caller hung up or the chat closed.
     Ended,
 }

@@ -82,6 +82,12 @@ pub struct PromptsFile {
     pub sms_failed: String,
     /// Before a transfer on the phone; `{afdeling}`.
     pub transfer: String,
+    /// When a transfer failed; `{afdeling}`, `{telefon}`.
+    pub transfer_failed: String,
+    /// After `transfer_failed`: asks consent to an SMS with the number.
+    pub offer_sms_phone: String,
+    /// That SMS; `{afdeling}`, `{telefon}`.
+    pub sms_phone_text: String,
     /// Handover in chat to an open department; `{afdeling}`, `{telefon}`.
     pub handover: String,
     /// A closed department; `{afdeling}`, `{aabner}` (when it opens), `{telefon}`.
@@ -264,7 +270,7 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 
 impl PromptsFile {
     /// Every prompt by its YAML name.
-    pub fn named(&self) -> [(&'static str, &str); 29] {
+    pub fn named(&self) -> [(&'static str, &str); 32] {
         [
             ("greeting", &self.greeting),
             ("reprompt", &self.reprompt),
@@ -278,6 +284,9 @@ impl PromptsFile {
             ("sms_declined", &self.sms_declined),
             ("sms_failed", &self.sms_failed),
             ("transfer", &self.transfer),
+            ("transfer_failed", &self.transfer_failed),
+            ("offer_sms_phone", &self.offer_sms_phone),
+            ("sms_phone_text", &self.sms_phone_text),
             ("handover", &self.handover),
             ("closed", &self.closed),
             ("closed_long", &self.closed_long),

@@ -39,6 +39,9 @@ pub struct TestCase {
     pub channel: ChannelName,
     /// Local time in Copenhagen, `YYYY-MM-DD HH:MM`.
     pub time: String,
+    /// Whether an SMS can reach the citizen (default true); false is a
+    /// caller from a landline or a hidden number.
+    pub sms_to_caller: Option<bool>,
     /// What the greeting must contain.
     #[serde(default)]
     pub greeting: Vec<Expect>,
@@ -77,6 +80,8 @@ pub struct TestTurn {
     pub number: Option<NumberInput>,
     /// The citizen hangs up or closes the chat.
     pub hang_up: Option<bool>,
+    /// The transfer asked for in the previous turn failed.
+    pub transfer_failed: Option<bool>,
     /// Actions expected, in order.
     #[serde(default)]
     pub expect: Vec<Expect>,
@@ -370,6 +375,7 @@ fn run_case(
         ChannelName::Chat => Channel::Chat,
     };
     let mut dialogue = Dialogue::new(Arc::clone(config));
+    dialogue.set_sms_to_caller(case.sms_to_caller.unwrap_or(true));
     let greeting = dialogue.step(Event::Started { channel }, now);
     check_expect(&case.greeting, &greeting, &[])
         .map_err(|m| fail(loc.find_from(at, "greeting:"), "greeting", m))?;
@@ -387,12 +393,13 @@ fn run_case(
             t.sms_result.is_some(),
             t.number.is_some(),
             t.hang_up.is_some(),
+            t.transfer_failed.is_some(),
         ];
         if inputs.iter().filter(|x| **x).count() != 1 {
             return Err(fail(
                 turn_at,
                 "bad-turn",
-                format!("turn {} must have exactly one of says, press, silence, button, sms_consent, sms_result, number, hang_up", n + 1),
+                format!("turn {} must have exactly one of says, press, silence, button, sms_consent, sms_result, number, hang_up, transfer_failed", n + 1),
             ));
         }
         for k in &t.never {
@@ -429,6 +436,8 @@ fn run_case(
             Event::SmsResult { sent: r }
         } else if let Some(n) = t.number {
             Event::Number(n.reply())
+        } else if t.transfer_failed.is_some() {
+            Event::TransferFailed
         } else {
             Event::Ended
         };

@@ -45,6 +45,14 @@ pub(crate) struct ServeArgs {
     /// Delete transcripts older than this many days.
     #[arg(long, default_value_t = 90)]
     pub(crate) retention_days: u32,
+    /// Also answer phone calls: SIP over UDP and TCP on this address
+    /// (e.g. 0.0.0.0:5060), with the SMS outbox's worker. Off by default.
+    #[arg(long)]
+    pub(crate) sip: Option<SocketAddr>,
+    /// With --sip: the address the PBX reaches this machine at (SIP
+    /// Contact, SDP).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) sip_advertise: std::net::IpAddr,
 }
 
 /// Shared by every request.
@@ -119,6 +127,7 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
     };
     let callbacks = crate::callbacks::Callbacks::open_in(&args.data)
         .context("opening the callback requests")?;
+    let config = Arc::new(config);
     let app = Arc::new(App {
         health: RwLock::new(Health {
             status: "ok",
@@ -126,7 +135,7 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
             loaded_at: jiff::Timestamp::now().to_string(),
             reload_error: None,
         }),
-        config: RwLock::new(Arc::new(config)),
+        config: RwLock::new(config.clone()),
         chats: Mutex::new(chat::Chats::new()),
         scrubber: Scrubber::new(),
         store: store.clone(),
@@ -134,6 +143,29 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         sms,
         callbacks,
     });
+    // The phone, in the same process: its own configuration snapshot
+    // (not reloaded), the same transcript store, the chat's outbox and its
+    // one worker.
+    let (stop_sip, sip_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sip = match args.sip {
+        Some(addr) => {
+            let sip_args =
+                crate::commands::sip::serve_defaults(addr, args.sip_advertise, &args.data)?;
+            let voice =
+                crate::commands::sip::start(
+                project,
+                sip_args,
+                store.clone(),
+                Some(config),
+                app.sms.as_ref().map(sms::ChatSms::sending),
+            )
+            .await?;
+            Some(tokio::spawn(voice.run_until(async {
+                let _ = sip_stopped.await;
+            })))
+        }
+        None => None,
+    };
     tokio::spawn(watch(app.clone(), Arc::new(loader)));
     tokio::spawn(sweep(app.clone(), args.retention_days));
 
@@ -172,6 +204,10 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
     })
     .await
     .context("serving HTTP")?;
+    if let Some(sip) = sip {
+        let _ = stop_sip.send(());
+        let _ = sip.await;
+    }
     app.chats
         .lock()
         .unwrap_or_else(|e| e.into_inner())

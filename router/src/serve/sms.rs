@@ -54,6 +54,12 @@ pub(crate) enum QueueError {
 }
 
 impl ChatSms {
+    /// The same outbox and templates for the phone front end in this
+    /// process, so that one worker sends for both.
+    pub(crate) fn sending(&self) -> router::sip::SmsSending {
+        router::sip::SmsSending::new(self.outbox.clone(), self.config.clone())
+    }
+
     /// Renders the link's template and stores the message; returns after
     /// the commit. The idempotency key is made from `conversation` and
     /// the link's URL.

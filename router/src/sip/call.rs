@@ -11,6 +11,18 @@
 //! Requests from this side go to the caller's Contact over the
 //! connection or socket the INVITE came in on; Record-Route sets are not
 //! followed (the PBX or proxy in front is the next hop either way).
+//!
+//! A failed transfer (a final answer over 299 to the REFER, a NOTIFY with
+//! a failure, or no answer in time) goes back to the engine as
+//! [`Event::TransferFailed`]: the caller hears the department's number and
+//! the call goes on. SendSms is carried out in order: the message is
+//! committed to the outbox before the prompt after it ("Du får en sms")
+//! plays; when it cannot be, the engine hears `SmsResult { sent: false }`.
+//! The caller's number goes to the outbox and nowhere else.
+//!
+//! Each turn is stored through the [`Recorder`](crate::record::Recorder):
+//! the caller's words scrubbed, what the bot said, topic, confidence and
+//! the time from the end of speech (or the key) to the reply.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,12 +32,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
-use transcripts::RawUtterance;
+use transcripts::{RawUtterance, RedactedText, Speaker};
 
 use super::message::{self, Message, Start};
 use super::{random_u64, sdp, tag, Peer, Shared};
 use crate::dialogue::{Action, Dialogue, Event, Say, Turn};
 use crate::media::{self, MediaCommand, MediaEvent, MediaParams, RecogniseError};
+use crate::record::{Conversation, TurnRecord};
 
 /// A SIP message for this call.
 pub(crate) struct Input {
@@ -88,6 +101,18 @@ struct Call {
     sdp_session: u64,
     sdp_version: u64,
     turns: u32,
+    /// The call's name in the outbox's idempotency keys.
+    conversation: String,
+    /// Where the turns are stored.
+    record: Option<Conversation>,
+    /// When the utterance being recognised ended.
+    heard_at: Option<Instant>,
+}
+
+/// What the caller said or pressed in a turn, for the store.
+struct Said {
+    text: RedactedText,
+    since: Instant,
 }
 
 pub(crate) async fn run(
@@ -98,10 +123,16 @@ pub(crate) async fn run(
     rx: mpsc::Receiver<Input>,
 ) {
     let span = tracing::info_span!("conversation", id, channel = "voice");
-    answer(shared, invite, peer, rx).instrument(span).await;
+    answer(shared, id, invite, peer, rx).instrument(span).await;
 }
 
-async fn answer(shared: &Arc<Shared>, invite: Message, peer: Peer, rx: mpsc::Receiver<Input>) {
+async fn answer(
+    shared: &Arc<Shared>,
+    id: u64,
+    invite: Message,
+    peer: Peer,
+    rx: mpsc::Receiver<Input>,
+) {
     let offer = std::str::from_utf8(&invite.body)
         .map_err(|_| sdp::SdpError::NoAudio)
         .and_then(sdp::parse_offer);
@@ -166,8 +197,11 @@ async fn answer(shared: &Arc<Shared>, invite: Message, peer: Peer, rx: mpsc::Rec
     );
     let now = Instant::now();
     let caller = caller_number(&invite);
+    let mut dialogue = Dialogue::new(Arc::clone(&shared.config));
+    // Only a Danish mobile number can get an SMS, and only with an outbox.
+    dialogue.set_sms_to_caller(caller.is_some() && shared.sms.is_some());
     let mut call = Call {
-        dialogue: Dialogue::new(Arc::clone(&shared.config)),
+        dialogue,
         shared: Arc::clone(shared),
         peer,
         invite,
@@ -191,6 +225,9 @@ async fn answer(shared: &Arc<Shared>, invite: Message, peer: Peer, rx: mpsc::Rec
         sdp_session,
         sdp_version: 1,
         turns: 0,
+        conversation: format!("call-{:016x}", random_u64()),
+        record: shared.recorder.as_ref().map(|r| r.conversation(id)),
+        heard_at: None,
     };
     tracing::info!(
         codec = offer.law.name(),
@@ -198,6 +235,9 @@ async fn answer(shared: &Arc<Shared>, invite: Message, peer: Peer, rx: mpsc::Rec
         "call answered"
     );
     call.run().await;
+    if let Some(r) = &call.record {
+        r.end(call.shared.clock.now(), call.dialogue.outcome());
+    }
     let stats = &call.media.stats;
     use std::sync::atomic::Ordering::Relaxed;
     tracing::info!(
@@ -286,9 +326,11 @@ impl Call {
         }
     }
 
-    fn step(&mut self, event: Event<'_>) {
-        let turn = self.dialogue.step(event, self.shared.clock.now());
-        self.record(&turn);
+    /// Feeds `event` to the engine; its actions replace what was queued.
+    fn step(&mut self, event: Event<'_>, said: Option<Said>) {
+        let now = self.shared.clock.now();
+        let turn = self.dialogue.step(event, now);
+        self.record(&turn, now, said);
         // Actions that only inform are carried out at once, so a long
         // prompt before them does not delay them.
         self.queue = turn
@@ -299,10 +341,59 @@ impl Call {
         self.wait = Wait::Nothing;
     }
 
-    /// Where a turn is stored. The transcript store is not connected yet:
-    /// the turn is logged with ids and counts only; the redacted text (if
-    /// any) goes to the store here when it is.
-    fn record(&mut self, turn: &Turn) {
+    /// Feeds `event`; its actions come before what is still queued.
+    fn step_before_queue(&mut self, event: Event<'_>) {
+        let rest = std::mem::take(&mut self.queue);
+        self.step(event, None);
+        self.queue.extend(rest);
+    }
+
+    /// A key as the store sees it.
+    fn key_said(&self, k: char) -> Said {
+        Said {
+            text: self
+                .shared
+                .scrubber
+                .scrub(&RawUtterance::new(format!("[tast {k}]"))),
+            since: Instant::now(),
+        }
+    }
+
+    /// Stores the turn (the caller's part, then the bot's) and logs it
+    /// with ids and counts only.
+    fn record(&mut self, turn: &Turn, now: jiff::Timestamp, said: Option<Said>) {
+        if let Some(r) = &mut self.record {
+            r.start(transcripts::Channel::Voice, now, turn.out_of_hours);
+            if let Some(said) = said {
+                r.turn(TurnRecord {
+                    speaker: Speaker::Citizen,
+                    at: now,
+                    text: said.text,
+                    topic: turn.topic.clone(),
+                    answer_id: turn.answer_id.clone(),
+                    confidence: turn.confidence,
+                    decision: turn.decision,
+                    latency_ms: Some(
+                        u32::try_from(said.since.elapsed().as_millis()).unwrap_or(u32::MAX),
+                    ),
+                });
+            }
+            let spoken: Vec<&str> = turn
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Say(s) => Some(s.text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if !spoken.is_empty() {
+                let text = self
+                    .shared
+                    .scrubber
+                    .scrub(&RawUtterance::new(spoken.join("\n")));
+                r.turn(bot_turn(now, text));
+            }
+        }
         self.turns += 1;
         tracing::info!(
             turn = self.turns,
@@ -321,7 +412,8 @@ impl Call {
             Action::Say(say) => self.say(&say).await,
             Action::Listen { timeout, .. } => {
                 if let Some(k) = self.typeahead.take() {
-                    self.step(Event::Dtmf(k));
+                    let said = self.key_said(k);
+                    self.step(Event::Dtmf(k), Some(said));
                 } else {
                     self.wait = Wait::Listening {
                         deadline: timeout.map(|t| Instant::now() + t),
@@ -337,9 +429,9 @@ impl Call {
                 self.refer(department, &sip_uri, topic.as_deref(), &summary)
                     .await
             }
+            Action::SendSms { answer_id, text } => self.send_sms(answer_id.as_deref(), &text).await,
             Action::Handover { .. }
             | Action::Callback { .. }
-            | Action::SendSms { .. }
             | Action::OfferSms { .. }
             | Action::ShowButtons(_)
             | Action::ShowLinks(_) => {
@@ -363,18 +455,48 @@ impl Call {
                 tracing::info!(%department, open_now, callback, "handover");
                 true
             }
-            Action::SendSms { answer_id, .. } => {
-                // The SMS outbox is connected at merge time: `self.caller`
-                // goes to it and nowhere else.
-                tracing::info!(
-                    answer_id = answer_id.as_deref().unwrap_or("-"),
-                    mobile = self.caller.is_some(),
-                    "sms requested"
-                );
-                true
-            }
             Action::OfferSms { .. } | Action::ShowButtons(_) | Action::ShowLinks(_) => true,
             _ => false,
+        }
+    }
+
+    /// Commits the SMS to the outbox, then lets the engine go on; the
+    /// caller's number goes to the outbox and nowhere else.
+    async fn send_sms(&mut self, answer_id: Option<&str>, text: &str) {
+        let (Some(sms), Some(number)) = (self.shared.sms.clone(), self.caller.clone()) else {
+            // The engine was told no SMS can reach this caller; a consent
+            // anyway (a stale flow) gets the plain "cannot send".
+            tracing::info!("sms asked for, but this caller cannot get one");
+            return self.step(Event::SmsResult { sent: false }, None);
+        };
+        let (link_id, text) = sms.message(&self.shared.config, answer_id, text);
+        let conversation = self.conversation.clone();
+        let link = link_id.clone();
+        let queued =
+            tokio::task::spawn_blocking(move || sms.enqueue(&conversation, &link, &number, &text))
+                .await;
+        match queued {
+            Ok(Ok(sms_gateway::Enqueued::Queued(_) | sms_gateway::Enqueued::AlreadySent(_))) => {
+                tracing::info!(answer_id = answer_id.unwrap_or("-"), "sms queued");
+                if let Some(r) = &self.record {
+                    let now = self.shared.clock.now();
+                    let note = RawUtterance::new(format!("[sms med {link_id}]"));
+                    r.turn(bot_turn(now, self.shared.scrubber.scrub(&note)));
+                }
+                self.step_before_queue(Event::SmsResult { sent: true });
+            }
+            Ok(Ok(sms_gateway::Enqueued::RateLimited)) => {
+                tracing::info!("sms refused: this number has had its sms for today");
+                self.step(Event::SmsResult { sent: false }, None);
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "sms could not be stored in the outbox");
+                self.step(Event::SmsResult { sent: false }, None);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "sms outbox task failed");
+                self.step(Event::SmsResult { sent: false }, None);
+            }
         }
     }
 
@@ -486,27 +608,11 @@ impl Call {
         };
     }
 
-    /// The transfer failed: the caller hears the department's number,
-    /// then the call ends.
+    /// The transfer failed: the engine says the department's number and
+    /// offers it by SMS; the call goes on.
     async fn transfer_failed(&mut self, department: &str) {
         tracing::info!(%department, "transfer failed");
-        let config = Arc::clone(&self.shared.config);
-        let text = match config.departments.get(department) {
-            Some(d) => format!(
-                "Jeg kunne desværre ikke stille dig om til {}. Du kan ringe på {}. Farvel.",
-                d.name, d.phone.spoken
-            ),
-            None => "Jeg kunne desværre ikke stille dig om. Farvel.".to_string(),
-        };
-        self.queue = VecDeque::from([
-            Action::Say(Say {
-                text,
-                recording: None,
-                barge_in: false,
-            }),
-            Action::End,
-        ]);
-        self.wait = Wait::Nothing;
+        self.step(Event::TransferFailed, None);
     }
 
     async fn media_event(&mut self, ev: MediaEvent) {
@@ -527,7 +633,8 @@ impl Call {
                     | Wait::Nothing => {
                         let _ = self.media.commands.try_send(MediaCommand::Stop);
                         if self.started {
-                            self.step(Event::Dtmf(k));
+                            let said = self.key_said(k);
+                            self.step(Event::Dtmf(k), Some(said));
                         }
                     }
                     Wait::Referring { .. } | Wait::Byeing { .. } | Wait::Done => {}
@@ -550,6 +657,7 @@ impl Call {
             }
             MediaEvent::Utterance(clip) => {
                 if matches!(self.wait, Wait::Listening { .. }) && self.recognising.is_none() {
+                    self.heard_at = Some(Instant::now());
                     let recogniser = Arc::clone(&self.shared.recogniser);
                     self.recognising = Some(tokio::spawn(async move {
                         let clip16 = media::resample::resample(&clip, 8000, 16000)
@@ -565,11 +673,13 @@ impl Call {
         match r {
             Ok(text) => {
                 let raw = RawUtterance::new(text);
-                // The turn's redacted text, for the transcript store.
-                let _redacted = self.shared.scrubber.scrub(&raw);
-                self.step(Event::Utterance(&raw));
+                let said = Said {
+                    text: self.shared.scrubber.scrub(&raw),
+                    since: self.heard_at.take().unwrap_or_else(Instant::now),
+                };
+                self.step(Event::Utterance(&raw), Some(said));
             }
-            Err(RecogniseError::Overloaded) => self.step(Event::NoInput),
+            Err(RecogniseError::Overloaded) => self.step(Event::NoInput, None),
             Err(e) => {
                 tracing::debug!(error = %e, "utterance not recognised");
                 self.wait = Wait::Listening {
@@ -595,7 +705,7 @@ impl Call {
             }
         }
         match &self.wait {
-            Wait::Listening { deadline: Some(t) } if now >= *t => self.step(Event::NoInput),
+            Wait::Listening { deadline: Some(t) } if now >= *t => self.step(Event::NoInput, None),
             Wait::Referring {
                 deadline,
                 department,
@@ -631,9 +741,12 @@ impl Call {
                     self.acked = true;
                     if !self.started {
                         self.started = true;
-                        self.step(Event::Started {
-                            channel: knowledge::Channel::Voice,
-                        });
+                        self.step(
+                            Event::Started {
+                                channel: knowledge::Channel::Voice,
+                            },
+                            None,
+                        );
                     }
                 }
             }
@@ -645,7 +758,7 @@ impl Call {
             "BYE" => {
                 self.peer.send(m.response(200, "OK", None, &[], None)).await;
                 if self.started {
-                    self.step(Event::Ended);
+                    self.step(Event::Ended, None);
                 }
                 self.wait = Wait::Done;
             }
@@ -739,6 +852,19 @@ impl Call {
             "BYE" if code >= 200 => self.wait = Wait::Done,
             _ => {}
         }
+    }
+}
+
+fn bot_turn(at: jiff::Timestamp, text: RedactedText) -> TurnRecord {
+    TurnRecord {
+        speaker: Speaker::Bot,
+        at,
+        text,
+        topic: None,
+        answer_id: None,
+        confidence: None,
+        decision: None,
+        latency_ms: None,
     }
 }
 

@@ -17,6 +17,9 @@
 mod call;
 pub mod message;
 pub mod sdp;
+mod sms;
+
+pub use sms::SmsSending;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -108,6 +111,10 @@ pub(crate) struct Shared {
     pub(crate) settings: SipSettings,
     pub(crate) clock: Clock,
     pub(crate) scrubber: transcripts::Scrubber,
+    /// Where calls' turns are stored; none: only logged.
+    pub(crate) recorder: Option<crate::record::Recorder>,
+    /// The SMS outbox; none: callers are offered no SMS.
+    pub(crate) sms: Option<SmsSending>,
     calls: Mutex<HashMap<String, mpsc::Sender<call::Input>>>,
     active: AtomicUsize,
     next_id: AtomicU64,
@@ -276,6 +283,8 @@ impl Server {
                 settings,
                 clock,
                 scrubber: transcripts::Scrubber::new(),
+                recorder: None,
+                sms: None,
                 calls: Mutex::new(HashMap::new()),
                 active: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
@@ -284,6 +293,24 @@ impl Server {
             tcp,
             tls,
         })
+    }
+
+    /// Stores every call's turns (scrubbed) through `recorder`.
+    pub fn with_recorder(mut self, recorder: crate::record::Recorder) -> Server {
+        // The server is not running yet, so `shared` has no other owner.
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.recorder = Some(recorder);
+        }
+        self
+    }
+
+    /// Sends the SMS callers consent to through this outbox (its worker
+    /// is the caller's to run). Without it no caller is offered an SMS.
+    pub fn with_sms(mut self, sms: SmsSending) -> Server {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.sms = Some(sms);
+        }
+        self
     }
 
     /// The bound TLS address, if any.

@@ -34,6 +34,8 @@ struct Bot {
     udp: SocketAddr,
     tcp: SocketAddr,
     log: PathBuf,
+    /// The data directory: transcripts and the SMS outbox.
+    data: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -42,6 +44,7 @@ impl Bot {
     fn start(now: &str, max_calls: usize) -> Bot {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("stderr.log");
+        let data = dir.path().join("data");
         let stderr = std::fs::File::create(&log).expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
             .args([
@@ -53,6 +56,8 @@ impl Bot {
             .args(["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"])
             .args(["--advertise", "127.0.0.1", "--now", now])
             .args(["--max-calls", &max_calls.to_string()])
+            .arg("--data")
+            .arg(&data)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -78,8 +83,55 @@ impl Bot {
             udp,
             tcp,
             log,
+            data,
             _dir: dir,
         }
+    }
+
+    /// Starts `vejviser serve --sip`: the chat and the phone in one
+    /// process; returns the bot and the chat's base URL.
+    fn serve() -> (Bot, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("stderr.log");
+        let data = dir.path().join("data");
+        let stderr = std::fs::File::create(&log).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
+            .args(["--root", repo().to_str().expect("utf-8 path")])
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(["--sip", "127.0.0.1:0", "--sip-advertise", "127.0.0.1"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("vejviser starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut sip_line = String::new();
+        let base = loop {
+            let line = lines.next().expect("the listening lines").expect("utf-8");
+            if line.starts_with("vejviser sip listening") {
+                sip_line = line;
+            } else if let Some(at) = line.find("http://") {
+                break line[at..].trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let addr = |key: &str| -> SocketAddr {
+            sip_line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} address in {sip_line:?}"))
+        };
+        let bot = Bot {
+            child,
+            udp: addr("udp="),
+            tcp: addr("tcp="),
+            log,
+            data,
+            _dir: dir,
+        };
+        (bot, base)
     }
 
     fn log(&self) -> String {
@@ -317,9 +369,33 @@ fn a_call_over_tcp_completes() {
 }
 
 #[test]
-fn refused_transfer_falls_back_to_the_number_and_hangs_up() {
+fn refused_transfer_falls_back_to_the_number_and_the_call_goes_on() {
     let bot = Bot::start(OPEN, 10);
     let (ok, out) = sipp(&bot, "dtmf_refer_declined.xml", 1, &[]);
+    assert!(ok, "sipp failed:\n{out}\n{}", bot.log());
+    assert!(bot.wait_for("call ended", 1), "{}", bot.log());
+    let log = bot.log();
+    assert!(
+        log.contains("transfer failed department=jobcenter"),
+        "{log}"
+    );
+    // The caller heard the number and then hung up themselves.
+    assert!(log.contains("outcome=handed-over:jobcenter"), "{log}");
+    let call = stored_call(&bot);
+    assert_eq!(call.outcome.as_deref(), Some("handed_over"), "{call:?}");
+    assert!(
+        call.bot_text()
+            .contains("ikke stille dig om til Jobcenter. Du kan selv ringe på"),
+        "{call:?}"
+    );
+    // Not a mobile number: no SMS offered.
+    assert!(!call.bot_text().contains("sendt på sms"), "{call:?}");
+}
+
+#[test]
+fn failed_transfer_reported_by_notify_offers_the_number_by_sms() {
+    let bot = Bot::start(OPEN, 10);
+    let (ok, out) = sipp(&bot, "dtmf_refer_notify_failed.xml", 1, &[]);
     assert!(ok, "sipp failed:\n{out}\n{}", bot.log());
     assert!(bot.wait_for("call ended", 1), "{}", bot.log());
     assert!(
@@ -327,6 +403,179 @@ fn refused_transfer_falls_back_to_the_number_and_hangs_up() {
         "{}",
         bot.log()
     );
+    let call = stored_call(&bot);
+    assert_eq!(call.outcome.as_deref(), Some("sms_sent"), "{call:?}");
+    assert!(
+        call.bot_text().contains("nummeret sendt på sms"),
+        "{call:?}"
+    );
+    let sent = wait_for_sms(&bot, 1);
+    assert_eq!(sent[0]["to"], "+45******78", "{sent:?}");
+    let text = sent[0]["text"].as_str().expect("text");
+    assert!(text.contains("Jobcenter på 70 10 20 40"), "{text}");
+    assert_no_number_stored(&bot);
+}
+
+#[test]
+fn sms_consented_by_key_goes_through_the_outbox_and_the_call_is_stored() {
+    let bot = Bot::start(OPEN, 10);
+    let (ok, out) = sipp(&bot, "dtmf_sms.xml", 1, &[]);
+    assert!(ok, "sipp failed:\n{out}\n{}", bot.log());
+    assert!(bot.wait_for("call ended", 1), "{}", bot.log());
+    let log = bot.log();
+    assert!(log.contains("sms queued"), "{log}");
+    assert!(log.contains("outcome=sms-sent"), "{log}");
+    // One message, to the caller, with the answer's link in the
+    // municipality's template from sms.yaml.
+    let sent = wait_for_sms(&bot, 1);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["to"], "+45******78", "{sent:?}");
+    assert_eq!(sent[0]["from"], "EksKommune", "{sent:?}");
+    let outbox = rusqlite::Connection::open(bot.data.join("sms-outbox.sqlite3")).expect("outbox");
+    let (link, state): (String, String) = outbox
+        .query_row("SELECT link_id, state FROM messages", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("one message");
+    assert!(link.starts_with("https://"), "{link}");
+    assert_eq!(state, "sent");
+    let text = sent[0]["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("Hej. Her er linket fra Eksempel Kommune:") && text.contains(&link),
+        "{text}"
+    );
+    // The call's turns: the keys, the answer, the SMS.
+    let call = stored_call(&bot);
+    assert_eq!(call.channel, "voice");
+    assert_eq!(call.outcome.as_deref(), Some("sms_sent"), "{call:?}");
+    let citizen: Vec<&str> = call
+        .turns
+        .iter()
+        .filter(|(speaker, _, _)| speaker == "citizen")
+        .map(|(_, text, _)| text.as_str())
+        .collect();
+    assert_eq!(citizen, ["[tast 2]", "[tast 1]"], "{call:?}");
+    assert!(
+        call.turns
+            .iter()
+            .any(|(_, _, topic)| topic.as_deref() == Some("affald.toemning")),
+        "{call:?}"
+    );
+    let bot_text = call.bot_text();
+    assert!(
+        bot_text.contains("Tryk 1 for ja eller 2 for nej"),
+        "{call:?}"
+    );
+    assert!(bot_text.contains(&format!("[sms med {link}]")), "{call:?}");
+    assert!(bot_text.contains("Du får en sms"), "{call:?}");
+    assert_no_number_stored(&bot);
+}
+
+/// The one conversation in the bot's transcript store.
+#[derive(Debug)]
+struct StoredCall {
+    channel: String,
+    outcome: Option<String>,
+    /// Speaker, text, topic.
+    turns: Vec<(String, String, Option<String>)>,
+}
+
+impl StoredCall {
+    fn bot_text(&self) -> String {
+        self.turns
+            .iter()
+            .filter(|(speaker, _, _)| speaker == "bot")
+            .map(|(_, text, _)| text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Waits (the store is written by its own thread) until the call has
+/// ended in the store, and reads it.
+fn stored_call(bot: &Bot) -> StoredCall {
+    let path = bot.data.join("vejviser.sqlite");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let db = rusqlite::Connection::open(&path).expect("transcript store");
+        let row = db.query_row(
+            "SELECT id, channel, outcome FROM conversations WHERE ended_at IS NOT NULL",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            },
+        );
+        if let Ok((id, channel, outcome)) = row {
+            let mut stmt = db
+                .prepare(
+                    "SELECT speaker, text, topic FROM turns WHERE conversation_id = ?1 ORDER BY id",
+                )
+                .expect("prepares");
+            let turns = stmt
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .expect("queries")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("rows");
+            return StoredCall {
+                channel,
+                outcome,
+                turns,
+            };
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ended call in the store\n{}",
+            bot.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The file provider's lines, once there are `n`.
+fn wait_for_sms(bot: &Bot, n: usize) -> Vec<serde_json::Value> {
+    let path = bot.data.join("sms-sent.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} sms sent\n{}",
+            lines.len(),
+            bot.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The caller's number is in no byte of the transcript store's files (the
+/// database, its WAL) nor in the log.
+fn assert_no_number_stored(bot: &Bot) {
+    let needles: [&[u8]; 3] = [b"22345678", b"22 34 56 78", b"2234 5678"];
+    for entry in std::fs::read_dir(&bot.data).expect("data dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("vejviser.sqlite") {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).expect("reads");
+        for n in needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n),
+                "{name} holds the caller's number"
+            );
+        }
+    }
+    assert!(!bot.log().contains("22345678"), "{}", bot.log());
 }
 
 #[test]
@@ -515,6 +764,8 @@ fn options_over_tls_get_200() {
             "--no-asr",
         ])
         .args(["--udp", "127.0.0.1:0", "--tls", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(dir.path().join("data"))
         .arg("--tls-cert")
         .arg(&cert)
         .arg("--tls-key")
@@ -563,4 +814,20 @@ fn options_over_tls_get_200() {
     let _ = child.wait();
     assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
     assert!(answer.contains("branch=z9hG4bKtls"), "{answer}");
+}
+
+#[test]
+fn serve_with_sip_answers_chat_and_calls_in_one_process() {
+    let (bot, base) = Bot::serve();
+    let health = reqwest::blocking::get(format!("{base}/health")).expect("health");
+    assert!(health.status().is_success());
+    let (ok, out) = sipp(&bot, "dtmf_sms.xml", 1, &[]);
+    assert!(ok, "sipp failed:\n{out}\n{}", bot.log());
+    assert!(bot.wait_for("call ended", 1), "{}", bot.log());
+    // The SMS worker runs in the same process, on the same data directory.
+    let sent = wait_for_sms(&bot, 1);
+    assert_eq!(sent[0]["to"], "+45******78", "{sent:?}");
+    let call = stored_call(&bot);
+    assert_eq!(call.outcome.as_deref(), Some("sms_sent"), "{call:?}");
+    assert_no_number_stored(&bot);
 }

@@ -75,6 +75,8 @@ fn trace(channel: Channel, now: Timestamp, events: &[&str]) -> String {
             play(e.to_string(), Event::Number(reply), &mut out);
         } else if *e == "silence" {
             play(e.to_string(), Event::NoInput, &mut out);
+        } else if *e == "transfer failed" {
+            play(e.to_string(), Event::TransferFailed, &mut out);
         } else {
             let raw = RawUtterance::new(*e);
             play(format!("says {e:?}"), Event::Utterance(&raw), &mut out);
@@ -183,6 +185,21 @@ fn voice_menu_after_misunderstandings() {
         ],
     );
     expect_file!["golden/voice_menu_after_misunderstandings.txt"].assert_eq(&t);
+}
+
+#[test]
+fn voice_failed_transfer_says_the_number_and_offers_it_by_sms() {
+    let t = trace(
+        Channel::Voice,
+        at(2026, 3, 10, 10, 0),
+        &[
+            "stil mig om til jobcentret",
+            "transfer failed",
+            "key 1",
+            "nej",
+        ],
+    );
+    expect_file!["golden/voice_failed_transfer.txt"].assert_eq(&t);
 }
 
 #[test]
