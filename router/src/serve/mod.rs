@@ -151,8 +151,7 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         Some(addr) => {
             let sip_args =
                 crate::commands::sip::serve_defaults(addr, args.sip_advertise, &args.data)?;
-            let voice =
-                crate::commands::sip::start(
+            let voice = crate::commands::sip::start(
                 project,
                 sip_args,
                 store.clone(),
