@@ -21,5 +21,6 @@ pub mod media;
 pub mod sip;
 pub mod text;
 pub mod tts;
+pub mod verbs;
 
 pub use config::{load, Config, ConfigError};

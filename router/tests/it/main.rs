@@ -2,6 +2,7 @@
 //! the server over HTTP, and the chat in a real browser.
 
 mod browser;
+mod call;
 mod cli;
 mod flows;
 mod scrub;
