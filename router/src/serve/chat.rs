@@ -504,7 +504,7 @@ fn last(messages: &mut Vec<Message>) -> &mut Message {
     &mut messages[n]
 }
 
-fn outcome(outcome: &Outcome) -> store::Outcome {
+pub(crate) fn outcome(outcome: &Outcome) -> store::Outcome {
     match outcome {
         Outcome::Answered => store::Outcome::Answered,
         Outcome::SmsSent => store::Outcome::SmsSent,
@@ -519,7 +519,7 @@ fn outcome(outcome: &Outcome) -> store::Outcome {
     }
 }
 
-fn decision(d: knowledge::Decision) -> store::Decision {
+pub(crate) fn decision(d: knowledge::Decision) -> store::Decision {
     match d {
         knowledge::Decision::Answer => store::Decision::Answer,
         knowledge::Decision::Confirm => store::Decision::Confirm,
@@ -533,7 +533,7 @@ pub(crate) fn to_time(t: jiff::Timestamp) -> time::OffsetDateTime {
 }
 
 /// 128 random bits from the operating system, hex-encoded.
-fn new_session_id() -> String {
+pub(crate) fn new_session_id() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness is a broken machine; a time-based id still

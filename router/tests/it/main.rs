@@ -10,6 +10,7 @@ mod server;
 mod sms;
 mod store_cli;
 mod trace;
+mod webhook;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
