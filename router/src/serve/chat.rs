@@ -21,10 +21,10 @@ use knowledge::Channel;
 use router::dialogue::{Action, Dialogue, Event, Outcome, Turn};
 use serde::{Deserialize, Serialize};
 use transcripts::RawUtterance;
-use transcripts::{self as store, ConversationId, NewConversation, NewTurn, Speaker};
+use transcripts::{self as store, ConversationId, NewConversation};
 
 use super::limits::Window;
-use super::App;
+use super::{record, App};
 
 /// Longest message a citizen may send, in characters.
 pub(crate) const MAX_MESSAGE_CHARS: usize = 1000;
@@ -105,12 +105,9 @@ fn end(app: &App, session: &mut ChatSession) {
         return;
     }
     session.ended = true;
-    let turn = session.dialogue.step(Event::Ended, jiff::Timestamp::now());
-    if let Err(e) = app.store.end_conversation(
-        session.conversation,
-        to_time(jiff::Timestamp::now()),
-        &outcome(&turn.outcome),
-    ) {
+    let now = jiff::Timestamp::now();
+    let turn = session.dialogue.step(Event::Ended, now);
+    if let Err(e) = record::end(app, session.conversation, now, &turn.outcome) {
         tracing::error!(error = %e, "storing the end of a chat failed");
     }
 }
@@ -361,24 +358,10 @@ fn turn(app: &App, session: &mut ChatSession, id: &str, input: Input) -> Result<
     };
     drop(input);
     let latency = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-    app.store
-        .add_turn(
-            session.conversation,
-            &NewTurn {
-                speaker: Speaker::Citizen,
-                at: to_time(now),
-                text: &said,
-                topic: turn.topic.as_deref(),
-                answer_id: turn.answer_id.as_deref(),
-                confidence: turn.confidence,
-                decision: turn.decision.map(decision),
-                latency_ms: Some(latency),
-            },
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "storing a chat turn failed");
-            internal()
-        })?;
+    record::citizen_turn(app, session.conversation, now, &said, &turn, latency).map_err(|e| {
+        tracing::error!(error = %e, "storing a chat turn failed");
+        internal()
+    })?;
     finish(app, session, id, &turn, now)
 }
 
@@ -393,35 +376,16 @@ fn finish(
 ) -> Result<Reply, Refusal> {
     let (messages, ended) = render(&turn.actions);
     let said: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
-    if !said.is_empty() {
-        let text = app.scrubber.scrub(&RawUtterance::new(said.join("\n")));
-        app.store
-            .add_turn(
-                session.conversation,
-                &NewTurn {
-                    speaker: Speaker::Bot,
-                    at: to_time(now),
-                    text: &text,
-                    topic: None,
-                    answer_id: None,
-                    confidence: None,
-                    decision: None,
-                    latency_ms: None,
-                },
-            )
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing the bot's turn failed");
-                internal()
-            })?;
-    }
+    record::bot_turn(app, session.conversation, now, &said).map_err(|e| {
+        tracing::error!(error = %e, "storing the bot's turn failed");
+        internal()
+    })?;
     if ended && !session.ended {
         session.ended = true;
-        app.store
-            .end_conversation(session.conversation, to_time(now), &outcome(&turn.outcome))
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing the end of a chat failed");
-                internal()
-            })?;
+        record::end(app, session.conversation, now, &turn.outcome).map_err(|e| {
+            tracing::error!(error = %e, "storing the end of a chat failed");
+            internal()
+        })?;
     }
     Ok(Reply {
         session: id.to_string(),
