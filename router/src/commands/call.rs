@@ -27,13 +27,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use asr::LocalRecognizer;
 use knowledge::Channel;
 use router::dialogue::{Dialogue, Event, Turn};
 use router::verbs::Verb;
 use transcripts::{RawUtterance, Scrubber};
 
-use super::transcribe::{read_clip, AsrOptions};
+use super::transcribe::{read_clip, recognise, AsrOptions};
 use crate::paths::Project;
 
 /// Options of `vejviser call`.
@@ -79,8 +78,7 @@ pub(crate) fn run(project: &Project, args: &CallArgs) -> anyhow::Result<ExitCode
         let problems: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the configuration has problems:\n{}", problems.join("\n"))
     })?);
-    let recognizer = LocalRecognizer::start(args.asr.whisper_config(project)?)?;
-    let heard = recognizer.transcribe_blocking(&clip)?.into_text();
+    let heard = recognise(project, &args.asr, &clip)?.into_text();
     let raw = RawUtterance::new(heard.trim());
     let redacted = Scrubber::new().scrub(&raw);
 

@@ -92,10 +92,9 @@ fn webhook_setup(project: &Project, args: &ServeArgs) -> anyhow::Result<Option<W
     let recognizer = if args.no_asr {
         None
     } else {
-        let whisper = args.asr.whisper_config(project)?;
-        let local = asr::LocalRecognizer::start(whisper)
-            .context("loading the speech recogniser (--no-asr serves DTMF only)")?;
-        Some(Arc::new(asr::Recognizer::new(None, Some(local))?))
+        Some(Arc::new(args.asr.recognizer(project).context(
+            "loading the speech recogniser (--no-asr serves DTMF only)",
+        )?))
     };
     Ok(Some(WebhookSetup {
         secret,
