@@ -22,5 +22,6 @@ pub mod record;
 pub mod sip;
 pub mod text;
 pub mod tts;
+pub mod verbs;
 
 pub use config::{load, Config, ConfigError};

@@ -64,6 +64,9 @@ enum Command {
         #[command(flatten)]
         asr: commands::transcribe::AsrOptions,
     },
+    /// One whole voice turn offline: recognise a WAV file, scrub, match,
+    /// and print what the dialogue engine does (`--json`: one JSON object).
+    Call(Box<commands::call::CallArgs>),
     /// Answer phone calls: the SIP/RTP voice front end.
     Sip(Box<commands::sip::SipArgs>),
     /// Benchmarks that print figures.
@@ -132,6 +135,7 @@ fn main() -> ExitCode {
             Command::Scrub { jsonl: _ } => commands::scrub::run(),
             Command::Eval { file, verbose } => commands::eval::run(&project, &file, verbose),
             Command::Transcribe { file, asr } => commands::transcribe::run(&project, &file, &asr),
+            Command::Call(args) => commands::call::run(&project, &args),
             Command::Sip(args) => commands::sip::run(&project, *args),
             Command::Bench { what } => commands::bench::run(&project, what),
             Command::Knowledge { what } => commands::knowledge::run(&project, what),

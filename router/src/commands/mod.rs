@@ -3,6 +3,7 @@
 pub(crate) mod bench;
 pub(crate) mod bench_asr;
 pub(crate) mod bench_voice;
+pub(crate) mod call;
 pub(crate) mod callbacks;
 pub(crate) mod eval;
 pub(crate) mod flows;

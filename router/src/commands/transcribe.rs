@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use asr::{AudioClip, LocalRecognizer, Recognizer, RemoteConfig, RemoteRecognizer, WhisperConfig};
+use asr::{
+    AudioClip, LocalRecognizer, Recognizer, RemoteConfig, RemoteRecognizer, Transcript,
+    WhisperConfig,
+};
 
 use crate::paths::Project;
 
@@ -82,26 +85,49 @@ pub(crate) fn run(
     options: &AsrOptions,
 ) -> anyhow::Result<ExitCode> {
     let clip = read_clip(file)?;
-    let config = options.whisper_config(project)?;
-    let local = LocalRecognizer::start(config)?;
-    let transcript = match &options.remote {
-        None => local.transcribe_blocking(&clip)?,
-        Some(url) => {
-            let mut remote = RemoteConfig::new(url.clone());
-            remote.timeout = Duration::from_millis(options.remote_timeout_ms);
-            remote.prompt = local.config().prompt.clone();
-            let recognizer = Recognizer::new(Some(RemoteRecognizer::new(remote)?), Some(local))?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(recognizer.transcribe(&clip))?
-        }
-    };
+    let transcript = recognise(project, options, &clip)?;
     // Printing the transcript is this command's purpose; it is the
     // operator's own file, not a logged citizen utterance.
     println!("{}", transcript.text());
     Ok(ExitCode::SUCCESS)
+}
+
+impl AsrOptions {
+    /// The recogniser these options describe: the local model, with the
+    /// remote server first when `--remote` is given. Blocking (loads the
+    /// model); call it outside an async runtime.
+    pub(crate) fn recognizer(&self, project: &Project) -> anyhow::Result<Recognizer> {
+        let local = LocalRecognizer::start(self.whisper_config(project)?)?;
+        let remote = match &self.remote {
+            None => None,
+            Some(url) => {
+                let mut remote = RemoteConfig::new(url.clone());
+                remote.timeout = Duration::from_millis(self.remote_timeout_ms);
+                remote.prompt = local.config().prompt.clone();
+                Some(RemoteRecognizer::new(remote)?)
+            }
+        };
+        Ok(Recognizer::new(remote, Some(local))?)
+    }
+}
+
+/// Recognises one clip once, outside any server (the CLI commands).
+pub(crate) fn recognise(
+    project: &Project,
+    options: &AsrOptions,
+    clip: &AudioClip,
+) -> anyhow::Result<Transcript> {
+    let recognizer = options.recognizer(project)?;
+    match (&options.remote, recognizer.local()) {
+        (None, Some(local)) => Ok(local.transcribe_blocking(clip)?),
+        _ => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            Ok(runtime.block_on(recognizer.transcribe(clip))?)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,11 +29,11 @@ use router::dialogue::{Action, Dialogue, Event, NumberPurpose, NumberReply, Outc
 use serde::{Deserialize, Serialize};
 use sms_gateway::{Enqueued, MobileNumber};
 use transcripts::RawUtterance;
-use transcripts::{self as store, ConversationId, NewConversation, NewTurn, Speaker};
+use transcripts::{self as store, ConversationId, NewConversation};
 
 use super::limits::Window;
 use super::sms::QueueError;
-use super::App;
+use super::{record, App};
 use crate::callbacks::PhoneNumber;
 
 /// Longest message a citizen may send, in characters.
@@ -118,12 +118,9 @@ fn end(app: &App, session: &mut ChatSession) {
         return;
     }
     session.ended = true;
-    let turn = session.dialogue.step(Event::Ended, jiff::Timestamp::now());
-    if let Err(e) = app.store.end_conversation(
-        session.conversation,
-        to_time(jiff::Timestamp::now()),
-        &outcome(&turn.outcome),
-    ) {
+    let now = jiff::Timestamp::now();
+    let turn = session.dialogue.step(Event::Ended, now);
+    if let Err(e) = record::end(app, session.conversation, now, &turn.outcome) {
         tracing::error!(error = %e, "storing the end of a chat failed");
     }
 }
@@ -394,24 +391,10 @@ fn turn(app: &App, session: &mut ChatSession, id: &str, input: Input) -> Result<
     drop(input);
     book_callbacks(app, session, &turn, now)?;
     let latency = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-    app.store
-        .add_turn(
-            session.conversation,
-            &NewTurn {
-                speaker: Speaker::Citizen,
-                at: to_time(now),
-                text: &said,
-                topic: turn.topic.as_deref(),
-                answer_id: turn.answer_id.as_deref(),
-                confidence: turn.confidence,
-                decision: turn.decision.map(decision),
-                latency_ms: Some(latency),
-            },
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "storing a chat turn failed");
-            internal()
-        })?;
+    record::citizen_turn(app, session.conversation, now, &said, &turn, latency).map_err(|e| {
+        tracing::error!(error = %e, "storing a chat turn failed");
+        internal()
+    })?;
     finish(app, session, id, &turn, now)
 }
 
@@ -426,35 +409,16 @@ fn finish(
 ) -> Result<Reply, Refusal> {
     let (messages, ended, ask) = render(&turn.actions);
     let said: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
-    if !said.is_empty() {
-        let text = app.scrubber.scrub(&RawUtterance::new(said.join("\n")));
-        app.store
-            .add_turn(
-                session.conversation,
-                &NewTurn {
-                    speaker: Speaker::Bot,
-                    at: to_time(now),
-                    text: &text,
-                    topic: None,
-                    answer_id: None,
-                    confidence: None,
-                    decision: None,
-                    latency_ms: None,
-                },
-            )
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing the bot's turn failed");
-                internal()
-            })?;
-    }
+    record::bot_turn(app, session.conversation, now, &said).map_err(|e| {
+        tracing::error!(error = %e, "storing the bot's turn failed");
+        internal()
+    })?;
     if ended && !session.ended {
         session.ended = true;
-        app.store
-            .end_conversation(session.conversation, to_time(now), &outcome(&turn.outcome))
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing the end of a chat failed");
-                internal()
-            })?;
+        record::end(app, session.conversation, now, &turn.outcome).map_err(|e| {
+            tracing::error!(error = %e, "storing the end of a chat failed");
+            internal()
+        })?;
     }
     Ok(Reply {
         session: id.to_string(),
@@ -665,7 +629,7 @@ fn last(messages: &mut Vec<Message>) -> &mut Message {
     &mut messages[n]
 }
 
-fn outcome(outcome: &Outcome) -> store::Outcome {
+pub(crate) fn outcome(outcome: &Outcome) -> store::Outcome {
     match outcome {
         Outcome::Answered => store::Outcome::Answered,
         Outcome::SmsSent => store::Outcome::SmsSent,
@@ -680,7 +644,7 @@ fn outcome(outcome: &Outcome) -> store::Outcome {
     }
 }
 
-fn decision(d: knowledge::Decision) -> store::Decision {
+pub(crate) fn decision(d: knowledge::Decision) -> store::Decision {
     match d {
         knowledge::Decision::Answer => store::Decision::Answer,
         knowledge::Decision::Confirm => store::Decision::Confirm,
@@ -694,7 +658,7 @@ pub(crate) fn to_time(t: jiff::Timestamp) -> time::OffsetDateTime {
 }
 
 /// 128 random bits from the operating system, hex-encoded.
-fn new_session_id() -> String {
+pub(crate) fn new_session_id() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness is a broken machine; a time-based id still

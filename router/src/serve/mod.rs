@@ -10,7 +10,9 @@
 
 mod chat;
 mod limits;
+mod record;
 mod sms;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,61 @@ pub(crate) struct ServeArgs {
     /// Contact, SDP).
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) sip_advertise: std::net::IpAddr,
+    /// Also serve the voice webhook (`/api/voice/calls`, docs/webhook.md);
+    /// its secret is named in `municipalities/<id>/webhook.yaml`. Loads
+    /// the speech recogniser unless `--no-asr`.
+    #[arg(long)]
+    pub(crate) webhook: bool,
+    /// With `--webhook`: no speech recogniser, calls answer by DTMF only.
+    #[arg(long, requires = "webhook")]
+    pub(crate) no_asr: bool,
+    #[command(flatten)]
+    pub(crate) asr: crate::commands::transcribe::AsrOptions,
+    /// For tests of opening hours: the webhook's calls see a clock that
+    /// starts at this time (`2026-11-23T10:00:00+01:00`) and runs on.
+    #[arg(long, hide = true, requires = "webhook")]
+    pub(crate) now: Option<String>,
+}
+
+/// What the voice webhook needs, prepared before the server starts.
+struct WebhookSetup {
+    secret: sms_gateway::Secret,
+    recognizer: Option<Arc<asr::Recognizer>>,
+    clock: router::sip::Clock,
+}
+
+/// Reads the webhook's secret and loads the recogniser (blocking: before
+/// the runtime starts), or `None` without `--webhook`.
+fn webhook_setup(project: &Project, args: &ServeArgs) -> anyhow::Result<Option<WebhookSetup>> {
+    if !args.webhook {
+        return Ok(None);
+    }
+    let clock = match &args.now {
+        Some(t) => router::sip::Clock::starting_at(
+            t.parse::<jiff::Timestamp>()
+                .with_context(|| format!("--now {t}: not an RFC 3339 time"))?,
+        ),
+        None => router::sip::Clock::real(),
+    };
+    let secret = webhook::read_secret(
+        &project
+            .root
+            .join("municipalities")
+            .join(&project.municipality)
+            .join("webhook.yaml"),
+    )?;
+    let recognizer = if args.no_asr {
+        None
+    } else {
+        Some(Arc::new(args.asr.recognizer(project).context(
+            "loading the speech recogniser (--no-asr serves DTMF only)",
+        )?))
+    };
+    Ok(Some(WebhookSetup {
+        secret,
+        recognizer,
+        clock,
+    }))
 }
 
 /// Shared by every request.
@@ -98,15 +155,20 @@ pub(crate) fn run(project: &Project, args: ServeArgs) -> anyhow::Result<std::pro
         )
         .with_writer(std::io::stderr)
         .init();
+    let webhook = webhook_setup(project, &args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(project, args))?;
+    runtime.block_on(serve(project, args, webhook))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(
+    project: &Project,
+    args: ServeArgs,
+    webhook: Option<WebhookSetup>,
+) -> anyhow::Result<()> {
     let municipality = project.municipality.clone();
     let root = project.root.clone();
     let loader = Loader {
@@ -189,6 +251,15 @@ async fn serve(project: &Project, args: ServeArgs) -> anyhow::Result<()> {
         .merge(chat::routes())
         .with_state(app.clone())
         .merge(views);
+    let router = match webhook {
+        Some(w) => router.merge(webhook::routes(
+            app.clone(),
+            w.secret,
+            w.recognizer,
+            w.clock,
+        )),
+        None => router,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

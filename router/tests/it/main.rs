@@ -2,6 +2,7 @@
 //! the server over HTTP, and the chat in a real browser.
 
 mod browser;
+mod call;
 mod cli;
 mod flows;
 mod scrub;
@@ -9,6 +10,7 @@ mod server;
 mod sms;
 mod store_cli;
 mod trace;
+mod webhook;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -17,10 +17,22 @@ impl Server {
     /// Starts `vejviser serve` over the project at `root` with its data in
     /// `data`, and waits until it listens.
     pub(crate) fn start(root: &Path, data: &Path) -> Server {
+        Server::start_with(root, data, &[], &[])
+    }
+
+    /// The same with more `serve` arguments and environment variables.
+    pub(crate) fn start_with(
+        root: &Path,
+        data: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vejviser"))
             .args(["--root", root.to_str().expect("utf-8 path")])
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(args)
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
