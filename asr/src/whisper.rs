@@ -283,6 +283,15 @@ fn audio_context(samples: usize) -> i32 {
     (positions + 64).min(1500) as i32
 }
 
+/// The token cap for `samples` of audio: 16 plus 8 a second (Danish phone
+/// speech is rarely above 6 tokens a second), within `max`. A decoder caught
+/// in a loop on a short utterance stops early instead of running on to the
+/// global cap, which would cost the caller seconds.
+fn token_cap(max: u32, samples: usize) -> i32 {
+    let seconds = samples.div_ceil(SAMPLE_RATE as usize) as u32;
+    i32::try_from(seconds.saturating_mul(8).saturating_add(16).min(max)).unwrap_or(i32::MAX)
+}
+
 fn run(
     state: &mut WhisperState,
     config: &WhisperConfig,
@@ -308,7 +317,7 @@ fn run(
     params.set_print_timestamps(false);
     params.set_suppress_blank(true);
     params.set_suppress_nst(true);
-    params.set_max_tokens(config.max_tokens as i32);
+    params.set_max_tokens(token_cap(config.max_tokens, audio.len()));
     params.set_temperature(0.0);
     params.set_temperature_inc(0.2);
     params.set_entropy_thold(2.4);
@@ -378,6 +387,13 @@ mod tests {
             cut_repeats("jeg vil jeg vil jeg vil jeg vil have et pas"),
             "jeg vil have et pas"
         );
+    }
+
+    #[test]
+    fn token_cap_follows_length() {
+        assert_eq!(token_cap(96, 16_000 * 3), 40);
+        assert_eq!(token_cap(96, 16_000 * 20), 96);
+        assert_eq!(token_cap(96, 100), 24);
     }
 
     #[test]

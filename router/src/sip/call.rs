@@ -161,6 +161,7 @@ async fn answer(shared: &Arc<Shared>, invite: Message, peer: Peer, rx: mpsc::Rec
             law: offer.law,
             dtmf_payload_type: offer.dtmf_payload_type,
             remote: (offer.address, offer.port).into(),
+            end_of_speech: shared.config.flow.end_of_speech,
         },
         random_u64() as u32,
     );
