@@ -298,6 +298,8 @@ struct Recognised {
     /// From the call's request to the answer, slot wait included.
     total: Duration,
     overloaded: bool,
+    /// The recognised text (the bench's own synthetic questions).
+    text: Option<String>,
 }
 
 /// The server's recogniser, with each recognition's timing recorded.
@@ -319,6 +321,7 @@ impl Recognise for Measured {
                 inference: result.as_ref().ok().map(|t| t.elapsed),
                 total: asked.elapsed(),
                 overloaded: matches!(result, Err(asr::AsrError::Overloaded)),
+                text: result.as_ref().ok().map(|t| t.text().to_string()),
             };
             if let Ok(mut l) = log.lock() {
                 l.push(record);
@@ -405,7 +408,7 @@ async fn spoken(
         inner: recogniser,
         log: Arc::clone(&log),
     };
-    let bot = start_server(config, speech, Arc::new(measured)).await?;
+    let bot = start_server(Arc::clone(&config), speech, Arc::new(measured)).await?;
     // One call first, untimed: the greeting is synthesised and cached.
     let warm = Arc::clone(&questions[questions.len() - 1]);
     speech_call(bot, 1000, warm, Arc::clone(&fallback)).await?;
@@ -429,7 +432,23 @@ async fn spoken(
                 results.push(r??);
             }
         }
-        report(concurrency, &results, &take(&log), base_rss);
+        let recognised = take(&log);
+        report(concurrency, &results, &recognised, base_rss);
+        // Calls and recognitions are not paired up (the recogniser sees
+        // only audio), so the topics are compared as multisets.
+        let mut expected = topics;
+        let mut right = 0;
+        for text in recognised.iter().filter_map(|r| r.text.as_deref()) {
+            let topic = config.matcher.find(text, Channel::Voice)?.topic;
+            if let Some(i) = expected.iter().position(|t| *t == topic) {
+                expected.swap_remove(i);
+                right += 1;
+            }
+        }
+        println!(
+            "    the matcher puts {right} of the {} recognised texts on a topic a caller asked about",
+            recognised.iter().filter(|r| r.text.is_some()).count()
+        );
     }
     Ok(())
 }

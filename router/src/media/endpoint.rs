@@ -55,6 +55,9 @@ const MAX_SAMPLES: usize = 15 * 8000;
 const MARGIN_DB: f32 = 12.0;
 /// And never quieter than this, in dBFS.
 const MIN_SPEECH_DB: f32 = -42.0;
+/// Quiet frames kept at the end of an utterance (200 ms), so the last
+/// word's soft ending is not cut.
+const KEPT_TAIL_FRAMES: u32 = 10;
 /// Frames kept from before speech was confirmed.
 const PRE_ROLL_FRAMES: usize = 10;
 
@@ -131,7 +134,13 @@ impl Endpointer {
         if self.quiet_run >= self.end_frames || self.samples.len() >= MAX_SAMPLES {
             self.in_speech = false;
             self.loud_run = 0;
-            return Endpoint::Ended(std::mem::take(&mut self.samples));
+            // The silence that ended the utterance is not sent on: the
+            // recogniser's work grows with the clip's length.
+            let tail = self.quiet_run.saturating_sub(KEPT_TAIL_FRAMES) as usize * FRAME;
+            let mut clip = std::mem::take(&mut self.samples);
+            clip.truncate(clip.len().saturating_sub(tail));
+            self.quiet_run = 0;
+            return Endpoint::Ended(clip);
         }
         Endpoint::None
     }
@@ -170,7 +179,8 @@ mod tests {
             }
         }
         let clip = clip.expect("utterance ended");
-        assert!(clip.len() >= 50 * FRAME, "{}", clip.len());
+        // Pre-roll, 50 loud frames and 200 ms of the closing silence.
+        assert_eq!(clip.len(), (10 + 50 + KEPT_TAIL_FRAMES as usize) * FRAME);
     }
 
     #[test]
