@@ -57,6 +57,11 @@ pub struct WhisperConfig {
     pub max_tokens: u32,
     /// Above this no-speech probability whisper.cpp drops a segment.
     pub no_speech_threshold: f32,
+    /// Temperature added on each fallback retry when the decoded text looks
+    /// unreliable (entropy or log-probability thresholds); 0 turns the
+    /// fallback off. Each retry decodes again, so on hard audio it can
+    /// multiply the recognition time.
+    pub temperature_step: f32,
 }
 
 impl WhisperConfig {
@@ -72,6 +77,7 @@ impl WhisperConfig {
             max_utterance_ms: 30_000,
             max_tokens: 96,
             no_speech_threshold: 0.6,
+            temperature_step: 0.2,
         }
     }
 }
@@ -319,7 +325,7 @@ fn run(
     params.set_suppress_nst(true);
     params.set_max_tokens(token_cap(config.max_tokens, audio.len()));
     params.set_temperature(0.0);
-    params.set_temperature_inc(0.2);
+    params.set_temperature_inc(config.temperature_step.max(0.0));
     params.set_entropy_thold(2.4);
     params.set_logprob_thold(-1.0);
     params.set_no_speech_thold(config.no_speech_threshold);

@@ -32,6 +32,10 @@ pub(crate) struct BenchAsrArgs {
     /// accuracy through the matcher.
     #[arg(long)]
     quality: Option<PathBuf>,
+    /// With --quality: also run the questions with the full 30-second
+    /// audio context.
+    #[arg(long)]
+    full_context_too: bool,
     #[command(flatten)]
     asr: AsrOptions,
 }
@@ -209,17 +213,23 @@ fn quality(project: &Project, args: &BenchAsrArgs, file: &Path) -> anyhow::Resul
     }
     let mut config = args.asr.whisper_config(project)?;
     println!(
-        "recognition quality: {} questions from {} spoken by espeak-ng -v da (synthetic speech, not callers), 8 kHz µ-law line, {} ({} threads)",
+        "recognition quality: {} questions from {} spoken by espeak-ng -v da (synthetic speech, not callers), 8 kHz µ-law line, {} ({} threads, fallback temperature step {})",
         lines.len(),
         file.display(),
         config.model.display(),
-        config.threads_per_slot
+        config.threads_per_slot,
+        config.temperature_step
     );
     println!(
         "matcher on the exact texts: {text_right}/{} topics right",
         lines.len()
     );
-    for cut in [true, false] {
+    let settings: &[bool] = if args.full_context_too {
+        &[true, false]
+    } else {
+        &[true]
+    };
+    for &cut in settings {
         config.cut_audio_context = cut;
         let local = LocalRecognizer::start(config.clone())?;
         let (mut errors, mut reference_words, mut topics_right) = (0, 0, 0);
