@@ -179,8 +179,9 @@ mod tests {
             }
         }
         let clip = clip.expect("utterance ended");
-        // Pre-roll, 50 loud frames and 200 ms of the closing silence.
-        assert_eq!(clip.len(), (10 + 50 + KEPT_TAIL_FRAMES as usize) * FRAME);
+        // The 8 quiet frames of the pre-roll (10 frames, the last 2 of
+        // them loud), 50 loud frames and 200 ms of the closing silence.
+        assert_eq!(clip.len(), (8 + 50 + KEPT_TAIL_FRAMES as usize) * FRAME);
     }
 
     #[test]
