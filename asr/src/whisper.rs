@@ -57,6 +57,11 @@ pub struct WhisperConfig {
     pub max_tokens: u32,
     /// Above this no-speech probability whisper.cpp drops a segment.
     pub no_speech_threshold: f32,
+    /// Temperature added on each fallback retry when the decoded text looks
+    /// unreliable (entropy or log-probability thresholds); 0 turns the
+    /// fallback off. Each retry decodes again, so on hard audio it can
+    /// multiply the recognition time.
+    pub temperature_step: f32,
 }
 
 impl WhisperConfig {
@@ -72,6 +77,7 @@ impl WhisperConfig {
             max_utterance_ms: 30_000,
             max_tokens: 96,
             no_speech_threshold: 0.6,
+            temperature_step: 0.2,
         }
     }
 }
@@ -283,6 +289,15 @@ fn audio_context(samples: usize) -> i32 {
     (positions + 64).min(1500) as i32
 }
 
+/// The token cap for `samples` of audio: 16 plus 8 a second (Danish phone
+/// speech is rarely above 6 tokens a second), within `max`. A decoder caught
+/// in a loop on a short utterance stops early instead of running on to the
+/// global cap, which would cost the caller seconds.
+fn token_cap(max: u32, samples: usize) -> i32 {
+    let seconds = samples.div_ceil(SAMPLE_RATE as usize) as u32;
+    i32::try_from(seconds.saturating_mul(8).saturating_add(16).min(max)).unwrap_or(i32::MAX)
+}
+
 fn run(
     state: &mut WhisperState,
     config: &WhisperConfig,
@@ -308,9 +323,9 @@ fn run(
     params.set_print_timestamps(false);
     params.set_suppress_blank(true);
     params.set_suppress_nst(true);
-    params.set_max_tokens(config.max_tokens as i32);
+    params.set_max_tokens(token_cap(config.max_tokens, audio.len()));
     params.set_temperature(0.0);
-    params.set_temperature_inc(0.2);
+    params.set_temperature_inc(config.temperature_step.max(0.0));
     params.set_entropy_thold(2.4);
     params.set_logprob_thold(-1.0);
     params.set_no_speech_thold(config.no_speech_threshold);
@@ -378,6 +393,13 @@ mod tests {
             cut_repeats("jeg vil jeg vil jeg vil jeg vil have et pas"),
             "jeg vil have et pas"
         );
+    }
+
+    #[test]
+    fn token_cap_follows_length() {
+        assert_eq!(token_cap(96, 16_000 * 3), 40);
+        assert_eq!(token_cap(96, 16_000 * 20), 96);
+        assert_eq!(token_cap(96, 100), 24);
     }
 
     #[test]

@@ -33,12 +33,9 @@ pub(crate) enum BenchWhat {
         #[arg(long, default_value_t = 10_000)]
         semantic_max: usize,
     },
-    /// Key press to the first RTP packet of the answer, 1 and 10 calls.
-    Voice {
-        /// Calls timed per concurrency level.
-        #[arg(long, default_value_t = 20)]
-        calls: usize,
-    },
+    /// End of speech (or key press) to the first RTP packet of the
+    /// answer at 1 and 10 calls, recogniser real-time factor, memory.
+    Voice(super::bench_voice::BenchVoiceArgs),
     /// Time to scrub a 30-word utterance.
     Scrub {
         /// Utterances timed.
@@ -70,7 +67,7 @@ pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode
         BenchWhat::Scrub { utterances } => return bench_scrub(utterances),
         BenchWhat::Sms { messages, paced } => return super::sms::bench(messages, paced),
         BenchWhat::Asr(args) => return super::bench_asr::run(project, &args),
-        BenchWhat::Voice { calls } => return super::bench_voice::run(project, calls),
+        BenchWhat::Voice(args) => return super::bench_voice::run(project, &args),
     };
     let kb = project.load()?;
     let embedder = project.embedder()?;

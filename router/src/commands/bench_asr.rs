@@ -26,12 +26,34 @@ pub(crate) struct BenchAsrArgs {
     /// Timed runs per setting (after one untimed run).
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Instead: say each question of this labelled file (JSON lines with
+    /// `text` and `topic`, e.g. bench/voice-questions.jsonl) with espeak-ng
+    /// through an 8 kHz G.711 line, and report word error rate and topic
+    /// accuracy through the matcher.
+    #[arg(long)]
+    quality: Option<PathBuf>,
+    /// With --quality: also run the questions with the full 30-second
+    /// audio context.
+    #[arg(long)]
+    full_context_too: bool,
     #[command(flatten)]
     asr: AsrOptions,
 }
 
 /// Danish speech from espeak-ng as a 16 kHz clip.
 pub(crate) fn synthesise(text: &str) -> anyhow::Result<AudioClip> {
+    let audio = espeak(text)?;
+    let samples = asr::resample(&audio.samples, audio.rate, asr::SAMPLE_RATE)?;
+    Ok(AudioClip::new(samples))
+}
+
+/// Danish speech from espeak-ng at the telephone rate, 8 kHz.
+pub(crate) fn synthesise_8k(text: &str) -> anyhow::Result<Vec<i16>> {
+    let audio = espeak(text)?;
+    Ok(asr::resample(&audio.samples, audio.rate, 8000)?)
+}
+
+fn espeak(text: &str) -> anyhow::Result<asr::WavAudio> {
     let dir = tempfile::tempdir()?;
     let wav = dir.path().join("speech.wav");
     let status = Command::new("espeak-ng")
@@ -43,9 +65,7 @@ pub(crate) fn synthesise(text: &str) -> anyhow::Result<AudioClip> {
     if !status.success() {
         bail!("espeak-ng failed: {status}");
     }
-    let audio = asr::decode_wav(&std::fs::read(&wav)?)?;
-    let samples = asr::resample(&audio.samples, audio.rate, asr::SAMPLE_RATE)?;
-    Ok(AudioClip::new(samples))
+    Ok(asr::decode_wav(&std::fs::read(&wav)?)?)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -91,6 +111,9 @@ fn measure(local: &LocalRecognizer, clip: &AudioClip, runs: usize) -> anyhow::Re
 }
 
 pub(crate) fn run(project: &Project, args: &BenchAsrArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.quality {
+        return quality(project, args, file);
+    }
     let clip = match &args.file {
         Some(f) => read_clip(Path::new(f))?,
         None => synthesise(SENTENCE)?,
@@ -131,4 +154,134 @@ pub(crate) fn run(project: &Project, args: &BenchAsrArgs) -> anyhow::Result<Exit
         println!("  heard: {}", f.text);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` as the words a word error rate counts: lowercase, punctuation
+/// dropped (hyphens and apostrophes inside words kept).
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+        .map(|w| w.trim_matches(|c| c == '-' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Word-level edit distance (substitutions, insertions, deletions). A few
+/// lines of dynamic programming; no crate is needed for it.
+fn word_errors(reference: &[String], heard: &[String]) -> usize {
+    let mut row: Vec<usize> = (0..=heard.len()).collect();
+    for (i, r) in reference.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, h) in heard.iter().enumerate() {
+            let substitution = diagonal + usize::from(r != h);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[heard.len()]
+}
+
+/// A 16 kHz clip as it arrives from a G.711 µ-law telephone line: 8 kHz,
+/// 8-bit companded, back to 16 kHz.
+fn through_telephone(samples_8k: &[i16]) -> anyhow::Result<AudioClip> {
+    let line: Vec<i16> = samples_8k
+        .iter()
+        .map(|&s| asr::ulaw_to_linear(asr::linear_to_ulaw(s)))
+        .collect();
+    Ok(AudioClip::new(asr::resample(
+        &line,
+        8000,
+        asr::SAMPLE_RATE,
+    )?))
+}
+
+fn quality(project: &Project, args: &BenchAsrArgs, file: &Path) -> anyhow::Result<ExitCode> {
+    let lines = crate::labelled::read_labelled(file)?;
+    let matcher = project.matcher()?;
+    let mut clips = Vec::new();
+    for l in &lines {
+        clips.push(through_telephone(&synthesise_8k(&l.text)?)?);
+    }
+    let audio_s: f64 = clips.iter().map(|c| c.duration_ms() as f64 / 1000.0).sum();
+    let mut text_right = 0;
+    for l in &lines {
+        if matcher.find(&l.text, l.channel)?.topic == l.topic {
+            text_right += 1;
+        }
+    }
+    let mut config = args.asr.whisper_config(project)?;
+    println!(
+        "recognition quality: {} questions from {} spoken by espeak-ng -v da (synthetic speech, not callers), 8 kHz µ-law line, {} ({} threads, fallback temperature step {})",
+        lines.len(),
+        file.display(),
+        config.model.display(),
+        config.threads_per_slot,
+        config.temperature_step
+    );
+    println!(
+        "matcher on the exact texts: {text_right}/{} topics right",
+        lines.len()
+    );
+    let settings: &[bool] = if args.full_context_too {
+        &[true, false]
+    } else {
+        &[true]
+    };
+    for &cut in settings {
+        config.cut_audio_context = cut;
+        let local = LocalRecognizer::start(config.clone())?;
+        let (mut errors, mut reference_words, mut topics_right) = (0, 0, 0);
+        let mut busy = Duration::ZERO;
+        println!(
+            "audio context {}:",
+            if cut { "cut to length" } else { "full 30 s" }
+        );
+        for (l, clip) in lines.iter().zip(&clips) {
+            let t = local.transcribe_blocking(clip)?;
+            busy += t.elapsed;
+            let reference = words(&l.text);
+            let e = word_errors(&reference, &words(t.text()));
+            errors += e;
+            reference_words += reference.len();
+            let m = matcher.find(t.text(), l.channel)?;
+            let right = m.topic == l.topic;
+            topics_right += usize::from(right);
+            // Synthetic questions, not a citizen's words: printing them
+            // shows what the recogniser makes of Danish.
+            println!(
+                "  {:<6} {:>2}/{:<2} words wrong  {} {:<22} heard: {}",
+                l.id,
+                e,
+                reference.len(),
+                if right { "ok " } else { "XX " },
+                m.topic,
+                t.text()
+            );
+        }
+        println!(
+            "  word error rate {:.1} % ({errors}/{reference_words}), topic right {topics_right}/{} ({:.0} %), real-time factor {:.2} over {:.0} s of audio",
+            100.0 * errors as f64 / reference_words.max(1) as f64,
+            lines.len(),
+            100.0 * topics_right as f64 / lines.len().max(1) as f64,
+            busy.as_secs_f64() / audio_s.max(0.001),
+            audio_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_errors_count_edits() {
+        let r = words("Jeg skal have et nyt pas.");
+        assert_eq!(word_errors(&r, &words("jeg skal have et nyt pas")), 0);
+        assert_eq!(word_errors(&r, &words("jeg skal have nyt pas")), 1);
+        assert_eq!(word_errors(&r, &words("jeg skal ha et nyt pas i dag")), 3);
+        assert_eq!(word_errors(&r, &[]), 6);
+    }
 }

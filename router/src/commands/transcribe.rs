@@ -29,6 +29,10 @@ pub(crate) struct AsrOptions {
     /// CPU threads used for one utterance.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Temperature step of Whisper's fallback decoding when a result looks
+    /// unreliable; 0 decodes once.
+    #[arg(long, default_value_t = 0.2)]
+    temperature_step: f32,
     /// An OpenAI-compatible transcription server (base URL); the local
     /// model is the fallback when it fails or is slow.
     #[arg(long)]
@@ -46,6 +50,7 @@ impl AsrOptions {
             .unwrap_or_else(|| project.root.join("models/ggml-base.bin"));
         let mut config = WhisperConfig::new(model);
         config.threads_per_slot = self.threads;
+        config.temperature_step = self.temperature_step;
         config.prompt = self.prompt_text(project)?;
         Ok(config)
     }

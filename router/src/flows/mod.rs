@@ -39,6 +39,11 @@ pub struct FlowFile {
     pub tries_before_menu: u8,
     /// Seconds of silence on the phone before the bot asks again.
     pub no_input_seconds: u16,
+    /// Milliseconds of silence after speech that end the caller's
+    /// utterance (300 to 2000; 600 when left out). Shorter answers sooner
+    /// but may cut a caller who pauses mid-sentence.
+    #[serde(default)]
+    pub end_of_speech_ms: Option<u16>,
     /// The department that takes over when the bot cannot help.
     pub switchboard: String,
     /// Extra words that mean an emergency (call 112), besides the built-in ones.
@@ -231,6 +236,8 @@ pub struct Flow {
     pub thresholds: Option<Thresholds>,
     pub tries_before_menu: u8,
     pub no_input: Duration,
+    /// Silence after speech that ends an utterance on the phone.
+    pub end_of_speech: Duration,
     pub switchboard: String,
     pub emergency_words: Vec<String>,
     pub out_of_hours: OutOfHoursFile,
@@ -243,6 +250,10 @@ pub struct Flow {
 const CONVERSATION_VARIABLES: [&str; 7] = [
     "emne", "afdeling", "telefon", "aabner", "link", "titel", "tid",
 ];
+/// The end-of-speech silence when the flow names none: long enough for a
+/// breath between words on a telephone line, short enough to leave most of
+/// the one-second answer budget to recognition and speech.
+const DEFAULT_END_OF_SPEECH_MS: u16 = 600;
 /// Below this answer threshold the bot answers wrongly too often.
 const MIN_ANSWER_THRESHOLD: f32 = 0.5;
 /// Below this confirm threshold the bot asks about almost anything.
@@ -425,6 +436,14 @@ impl Flow {
                 loc.top("no_input_seconds"),
                 "bad-number",
                 format!("no_input_seconds is {}; use 2 to 30", file.no_input_seconds),
+            );
+        }
+        let end_of_speech_ms = file.end_of_speech_ms.unwrap_or(DEFAULT_END_OF_SPEECH_MS);
+        if !(300..=2000).contains(&end_of_speech_ms) {
+            problem(
+                loc.top("end_of_speech_ms"),
+                "bad-number",
+                format!("end_of_speech_ms is {end_of_speech_ms}; use 300 to 2000"),
             );
         }
         // With an invalid directory, department ids are not checked here
@@ -695,6 +714,7 @@ impl Flow {
             thresholds,
             tries_before_menu: file.tries_before_menu,
             no_input: Duration::from_secs(u64::from(file.no_input_seconds)),
+            end_of_speech: Duration::from_millis(u64::from(end_of_speech_ms)),
             switchboard: file.switchboard,
             emergency_words: file
                 .emergency_words

@@ -7,6 +7,12 @@
 //! merged, this stays for barge-in. The threshold follows the line's noise
 //! floor (a slow average of quiet frames) so steady line hiss does not
 //! count as speech.
+//!
+//! The silence that ends an utterance is the flow's `end_of_speech_ms`: it
+//! is waited out before recognition can start, so it counts in full
+//! against the time to the answer.
+
+use std::time::Duration;
 
 /// Samples per 20 ms frame at 8 kHz.
 pub const FRAME: usize = 160;
@@ -25,6 +31,8 @@ pub enum Endpoint {
 /// Per-call endpointer state.
 #[derive(Debug)]
 pub struct Endpointer {
+    /// Quiet frames that end an utterance.
+    end_frames: u32,
     noise_db: f32,
     loud_run: u32,
     quiet_run: u32,
@@ -35,20 +43,39 @@ pub struct Endpointer {
 
 /// Frames above the threshold before speech counts as started (60 ms).
 const START_FRAMES: u32 = 3;
-/// Quiet frames that end an utterance (700 ms).
-const END_FRAMES: u32 = 35;
+/// Silence that ends an utterance when none is given (the flow's
+/// `end_of_speech_ms` default).
+pub const DEFAULT_END_OF_SPEECH: Duration = Duration::from_millis(600);
+/// The shortest end-of-speech silence taken: a breath between two words
+/// must not end the utterance.
+const MIN_END_FRAMES: u32 = 10;
 /// The longest utterance kept (15 s); longer speech is cut there.
 const MAX_SAMPLES: usize = 15 * 8000;
 /// Speech must be this far above the noise floor, in dB.
 const MARGIN_DB: f32 = 12.0;
 /// And never quieter than this, in dBFS.
 const MIN_SPEECH_DB: f32 = -42.0;
+/// Quiet frames kept at the end of an utterance (200 ms), so the last
+/// word's soft ending is not cut.
+const KEPT_TAIL_FRAMES: u32 = 10;
 /// Frames kept from before speech was confirmed.
 const PRE_ROLL_FRAMES: usize = 10;
 
 impl Default for Endpointer {
     fn default() -> Self {
+        Endpointer::new(DEFAULT_END_OF_SPEECH)
+    }
+}
+
+impl Endpointer {
+    /// An endpointer that ends an utterance after `end_of_speech` of
+    /// silence (rounded to whole 20 ms frames, at least 200 ms).
+    pub fn new(end_of_speech: Duration) -> Self {
+        let frames = end_of_speech.as_millis().div_ceil(20);
         Endpointer {
+            end_frames: u32::try_from(frames)
+                .unwrap_or(u32::MAX)
+                .max(MIN_END_FRAMES),
             noise_db: -60.0,
             loud_run: 0,
             quiet_run: 0,
@@ -104,10 +131,16 @@ impl Endpointer {
         } else {
             self.quiet_run += 1;
         }
-        if self.quiet_run >= END_FRAMES || self.samples.len() >= MAX_SAMPLES {
+        if self.quiet_run >= self.end_frames || self.samples.len() >= MAX_SAMPLES {
             self.in_speech = false;
             self.loud_run = 0;
-            return Endpoint::Ended(std::mem::take(&mut self.samples));
+            // The silence that ended the utterance is not sent on: the
+            // recogniser's work grows with the clip's length.
+            let tail = self.quiet_run.saturating_sub(KEPT_TAIL_FRAMES) as usize * FRAME;
+            let mut clip = std::mem::take(&mut self.samples);
+            clip.truncate(clip.len().saturating_sub(tail));
+            self.quiet_run = 0;
+            return Endpoint::Ended(clip);
         }
         Endpoint::None
     }
@@ -140,13 +173,27 @@ mod tests {
         }
         assert!(started);
         let mut clip = None;
-        for _ in 0..END_FRAMES {
+        for _ in 0..30 {
             if let Endpoint::Ended(c) = e.push(&tone(100.0)) {
                 clip = Some(c);
             }
         }
         let clip = clip.expect("utterance ended");
-        assert!(clip.len() >= 50 * FRAME, "{}", clip.len());
+        // The 8 quiet frames of the pre-roll (10 frames, the last 2 of
+        // them loud), 50 loud frames and 200 ms of the closing silence.
+        assert_eq!(clip.len(), (8 + 50 + KEPT_TAIL_FRAMES as usize) * FRAME);
+    }
+
+    #[test]
+    fn the_end_of_speech_silence_is_configurable() {
+        for (ms, frames) in [(400u64, 20usize), (1000, 50)] {
+            let mut e = Endpointer::new(Duration::from_millis(ms));
+            for _ in 0..20 {
+                e.push(&tone(8000.0));
+            }
+            let ended_at = (1..=60).find(|_| matches!(e.push(&tone(0.0)), Endpoint::Ended(_)));
+            assert_eq!(ended_at, Some(frames), "{ms} ms");
+        }
     }
 
     #[test]

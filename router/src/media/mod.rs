@@ -48,6 +48,9 @@ pub struct MediaParams {
     pub dtmf_payload_type: Option<u8>,
     /// Where the SDP says to send RTP.
     pub remote: SocketAddr,
+    /// Silence after speech that ends an utterance (the flow's
+    /// `end_of_speech_ms`).
+    pub end_of_speech: Duration,
 }
 
 /// What the call asks of the media task.
@@ -110,7 +113,7 @@ pub fn start(socket: UdpSocket, params: MediaParams, ssrc: u32) -> Media {
         sequence: (ssrc >> 16) as u16,
         timestamp: ssrc.rotate_left(7),
         talk_spurt: true,
-        endpointer: Endpointer::default(),
+        endpointer: Endpointer::new(params.end_of_speech),
         last_dtmf: None,
         pending: Vec::with_capacity(FRAME),
     };
@@ -304,6 +307,7 @@ mod tests {
             law: Law::Mu,
             dtmf_payload_type: Some(101),
             remote: caller.local_addr().expect("addr"),
+            end_of_speech: endpoint::DEFAULT_END_OF_SPEECH,
         };
         (start(bot, params, 7), caller, bot_addr)
     }

@@ -192,6 +192,7 @@ async fn answer(
             law: offer.law,
             dtmf_payload_type: offer.dtmf_payload_type,
             remote: (offer.address, offer.port).into(),
+            end_of_speech: shared.config.flow.end_of_speech,
         },
         random_u64() as u32,
     );
