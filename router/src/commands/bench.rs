@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
-use knowledge::{Answer, BuildOptions, Channel, KnowledgeBase, Matcher};
+use knowledge::{Answer, BuildOptions, Channel, Embedder, KnowledgeBase, Matcher};
 
 use crate::paths::Project;
 
@@ -95,7 +95,8 @@ pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode
             ..BuildOptions::default()
         };
         let n = if semantic { semantic_queries } else { queries };
-        bench_one(name, kb, n, options)
+        let stage_embedder = if semantic { embedder.as_deref() } else { None };
+        bench_one(name, kb, n, options, stage_embedder)
     };
     run("example municipality", &kb, false)?;
     if embedder.is_some() {
@@ -116,6 +117,7 @@ fn bench_one(
     kb: &KnowledgeBase,
     queries: usize,
     options: BuildOptions<'_>,
+    embedder: Option<&Embedder>,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
@@ -128,7 +130,8 @@ fn bench_one(
     )?;
     let build = started.elapsed();
     let (texts, embedded) = matcher.semantic_texts();
-    let size = dir_size(dir.path())? + (texts * 384 * 4) as u64;
+    // The semantic index holds each text's 384 values as 16-bit integers.
+    let size = dir_size(dir.path())? + (texts * 384 * 2) as u64;
     let qs = queries_for(kb.answers(), queries);
     // Warm up caches once.
     for q in qs.iter().take(50) {
@@ -177,7 +180,78 @@ fn bench_one(
             "  (this build embedded {embedded} of {texts} texts; the rest came from the cache)"
         );
     }
+    if let Some(embedder) = embedder {
+        stages(&matcher, embedder, &qs)?;
+    }
     Ok(())
+}
+
+/// Where a query's time goes with the semantic channel on, each stage
+/// timed on its own over the same queries: the tokenizer, the encoder
+/// (with the tokenizer, as [`Matcher::embed`] runs them), and the rest of
+/// the match given the embedding (lexical query, scoring the embedded
+/// texts, fusion and confidence).
+fn stages(matcher: &Matcher, embedder: &Embedder, qs: &[String]) -> anyhow::Result<()> {
+    let model = matcher.calibration().model(true).clone();
+    let channel = |i: usize| {
+        if i.is_multiple_of(2) {
+            Channel::Voice
+        } else {
+            Channel::Chat
+        }
+    };
+    // Each stage over all queries in turn, so that its CPU time (10 ms
+    // resolution) is summed over many queries.
+    let mut tokens = 0usize;
+    let tokenise = stage(qs, |_, q| {
+        tokens += std::hint::black_box(embedder.token_ids(q)).len();
+        Ok(())
+    })?;
+    let embeddings: Vec<_> = qs.iter().map(|q| matcher.embed(q)).collect();
+    let encode = stage(qs, |_, q| {
+        std::hint::black_box(matcher.embed(q));
+        Ok(())
+    })?;
+    let rest = stage(qs, |i, q| {
+        matcher.find_tuned(
+            q,
+            channel(i),
+            &model,
+            model.thresholds,
+            embeddings[i].as_ref(),
+        )?;
+        Ok(())
+    })?;
+    println!(
+        "  stages (median µs / cpu µs per query): tokenise {tokenise}, tokenise+encode {encode}, lexical+scoring+fusion {rest}; {:.1} tokens per query",
+        tokens as f64 / qs.len().max(1) as f64
+    );
+    Ok(())
+}
+
+/// Runs `f` on every query; returns "median / mean CPU" in µs.
+fn stage(
+    qs: &[String],
+    mut f: impl FnMut(usize, &str) -> anyhow::Result<()>,
+) -> anyhow::Result<String> {
+    let mut times = Vec::with_capacity(qs.len());
+    let cpu_before = thread_cpu_seconds();
+    for (i, q) in qs.iter().enumerate() {
+        let t = Instant::now();
+        f(i, q)?;
+        times.push(t.elapsed());
+    }
+    let cpu = thread_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
+    times.sort();
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    Ok(format!(
+        "{:.0} / {}",
+        median.as_secs_f64() * 1e6,
+        cpu.map_or_else(
+            || "-".to_string(),
+            |c| format!("{:.0}", c / qs.len().max(1) as f64 * 1e6)
+        )
+    ))
 }
 
 /// Example questions with one word dropped, cycling through the answers.

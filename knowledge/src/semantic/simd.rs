@@ -1,0 +1,544 @@
+//! The semantic channel's hot loops, with the instruction set chosen at
+//! run time.
+//!
+//! One binary runs on any x86-64 and compiles everywhere: where the CPU has
+//! AVX2 and FMA (asked once, then cached, through `pulp`, whose safe
+//! wrappers of the intrinsics need a token that proves the features are
+//! present, so this crate keeps `unsafe_code = forbid`), the loops use
+//! 256-bit registers; elsewhere they are plain loops. The integer product
+//! is exact either way, so both paths give bit-identical results; the f32
+//! dot product differs only in the order of its additions.
+
+/// `acc[t * rows + r] = Σ_c w[r * cols + c] · x[t * cols + c]` for the
+/// `rows = w.len() / cols` weight rows and `x.len() / cols` token rows.
+///
+/// Every weight row is read once for all tokens, two rows and up to four
+/// tokens at a time, so the weights stream through the cache once per
+/// matrix product.
+pub(crate) fn int_matmul(w: &[i8], x: &[i16], cols: usize, acc: &mut Vec<i32>) {
+    let rows = w.len() / cols;
+    let tokens = x.len() / cols;
+    acc.clear();
+    acc.resize(rows * tokens, 0);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V4::try_new() {
+        if cols.is_multiple_of(x86::v4::LANES) {
+            simd.vectorize(|| x86::v4::int_matmul(simd, w, x, cols, acc));
+            return;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        if cols.is_multiple_of(x86::LANES) {
+            simd.vectorize(|| x86::int_matmul(simd, w, x, cols, acc));
+            return;
+        }
+    }
+    int_matmul_plain(w, x, cols, acc);
+}
+
+/// Rounds each row of `x` (rows of `cols`) to integers of at most
+/// `level` in magnitude, one scale per row: appends the integers to
+/// `values` and the scales (`max |row| / level`, 1 for a zero row) to
+/// `scales`. Rounds half away from zero.
+pub(crate) fn quantise_rows(
+    x: &[f32],
+    cols: usize,
+    level: f32,
+    values: &mut Vec<i16>,
+    scales: &mut Vec<f32>,
+) {
+    values.clear();
+    scales.clear();
+    values.resize(x.len() / cols * cols, 0);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        simd.vectorize(|| quantise_rows_plain(x, cols, level, values, scales));
+        return;
+    }
+    quantise_rows_plain(x, cols, level, values, scales);
+}
+
+#[inline(always)]
+fn quantise_rows_plain(
+    x: &[f32],
+    cols: usize,
+    level: f32,
+    values: &mut [i16],
+    scales: &mut Vec<f32>,
+) {
+    for (row, out) in x.chunks_exact(cols).zip(values.chunks_exact_mut(cols)) {
+        // The largest magnitude as the largest bit pattern without the
+        // sign (equal for finite values), a reduction that vectorises.
+        let max_bits = row
+            .iter()
+            .fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff));
+        let max = f32::from_bits(max_bits);
+        let scale = if max > 0.0 { max / level } else { 1.0 };
+        let inverse = 1.0 / scale;
+        scales.push(scale);
+        for (o, v) in out.iter_mut().zip(row) {
+            let y = v * inverse;
+            // Half away from zero by truncation: `f32::round` is a call
+            // on the baseline target.
+            *o = (y + 0.5f32.copysign(y)) as i16;
+        }
+    }
+}
+
+/// The portable loop of [`int_matmul`]: four tokens per weight row, so
+/// the row is loaded once for the four.
+fn int_matmul_plain(w: &[i8], x: &[i16], cols: usize, acc: &mut [i32]) {
+    let rows = w.len() / cols;
+    let xs: Vec<&[i16]> = x.chunks_exact(cols).collect();
+    for (r, wr) in w.chunks_exact(cols).enumerate() {
+        let mut t = 0;
+        for group in xs.chunks_exact(4) {
+            let (x0, x1, x2, x3) = (group[0], group[1], group[2], group[3]);
+            let (mut a0, mut a1, mut a2, mut a3) = (0i32, 0i32, 0i32, 0i32);
+            for i in 0..cols {
+                let wv = i32::from(wr[i]);
+                a0 += wv * i32::from(x0[i]);
+                a1 += wv * i32::from(x1[i]);
+                a2 += wv * i32::from(x2[i]);
+                a3 += wv * i32::from(x3[i]);
+            }
+            for (k, a) in [a0, a1, a2, a3].into_iter().enumerate() {
+                acc[(t + k) * rows + r] = a;
+            }
+            t += 4;
+        }
+        for (k, xr) in xs[t..].iter().enumerate() {
+            acc[(t + k) * rows + r] = wr
+                .iter()
+                .zip(*xr)
+                .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                .sum();
+        }
+    }
+}
+
+/// `Σ a[i] · b[i]`.
+pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(|| x86::dot_f32(simd, a, b));
+    }
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `sums[i] = Σ q · row i` for the rows of `rows` (of `q.len()` values
+/// each). The values are integers small enough that a sum stays inside
+/// `i32` (see [`quantise_level`]); the caller scales the sums.
+pub(crate) fn dot_rows(q: &[i16], rows: &[i16], sums: &mut Vec<i32>) {
+    let dim = q.len();
+    sums.clear();
+    if dim == 0 {
+        return;
+    }
+    sums.resize(rows.len() / dim, 0);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        if dim.is_multiple_of(x86::LANES) {
+            simd.vectorize(|| x86::dot_rows(simd, q, rows, sums));
+            return;
+        }
+    }
+    for (row, sum) in rows.chunks_exact(dim).zip(sums.iter_mut()) {
+        *sum = q
+            .iter()
+            .zip(row)
+            .map(|(&a, &b)| i32::from(a) * i32::from(b))
+            .sum();
+    }
+}
+
+/// The largest integer a vector of `dim` values may be quantised to so
+/// that the dot product of two such vectors stays inside `i32`: 2,047
+/// (12 bits) for e5-small's 384.
+pub(crate) fn quantise_level(dim: usize) -> f32 {
+    let level = (f64::from(i32::MAX) / dim.max(1) as f64).sqrt().floor();
+    level.min(2047.0) as f32
+}
+
+/// GELU (the exact form, `x/2 · (1 + erf(x/√2))`) of every value, in place.
+///
+/// `erf` is the Abramowitz–Stegun rational approximation 7.1.26 (absolute
+/// error below 1.5e-7) with `exp` by range reduction and a Taylor
+/// polynomial, written branch-free so the loop vectorises; libm's scalar
+/// `erff` took a fifth of a query's time. The error is a small fraction
+/// of the 12-bit step the values are rounded to next, so embeddings move
+/// by rounding only (see the test against libm below).
+pub(crate) fn gelu_in_place(xs: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        simd.vectorize(|| xs.iter_mut().for_each(|x| *x = gelu(*x)));
+        return;
+    }
+    xs.iter_mut().for_each(|x| *x = gelu(*x));
+}
+
+#[inline(always)]
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    // Beyond 5, 1 − erf is below f32's resolution at 1.
+    let a = x.abs().min(5.0);
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152 + t * 1.061_405_4))));
+    (1.0 - poly * exp_non_positive(-a * a)).copysign(x)
+}
+
+/// `e^y` for `-87 < y ≤ 0`: `y = n·ln 2 + r` with `|r| ≤ ln 2 / 2`
+/// (`ln 2` split in two so `r` is exact), `e^r` by its Taylor series to
+/// the 6th power (relative error below 2e-7), `2^n` built in the exponent bits.
+#[inline(always)]
+fn exp_non_positive(y: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let n = (y * std::f32::consts::LOG2_E).round_ties_even().max(-126.0);
+    let r = (y - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    p * two_n
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::{__m128i, __m256, __m256i};
+    use pulp::x86::V3;
+
+    /// Columns per step: 16 weights widened to 16-bit lanes.
+    pub(super) const LANES: usize = 16;
+
+    #[inline(always)]
+    pub(super) fn int_matmul(simd: V3, w: &[i8], x: &[i16], cols: usize, acc: &mut [i32]) {
+        let rows = w.len() / cols;
+        let tokens = x.len() / cols;
+        let mut r = 0;
+        while r < rows {
+            let pair = if r + 2 <= rows { 2 } else { 1 };
+            let mut t = 0;
+            while t < tokens {
+                let group = (tokens - t).min(4);
+                let w_rows = &w[r * cols..(r + pair) * cols];
+                let x_rows = &x[t * cols..(t + group) * cols];
+                let mut out = [[0i32; 4]; 2];
+                match (pair, group) {
+                    (2, 4) => block::<2, 4>(simd, w_rows, x_rows, cols, &mut out),
+                    (2, 3) => block::<2, 3>(simd, w_rows, x_rows, cols, &mut out),
+                    (2, 2) => block::<2, 2>(simd, w_rows, x_rows, cols, &mut out),
+                    (2, _) => block::<2, 1>(simd, w_rows, x_rows, cols, &mut out),
+                    (_, 4) => block::<1, 4>(simd, w_rows, x_rows, cols, &mut out),
+                    (_, 3) => block::<1, 3>(simd, w_rows, x_rows, cols, &mut out),
+                    (_, 2) => block::<1, 2>(simd, w_rows, x_rows, cols, &mut out),
+                    (_, _) => block::<1, 1>(simd, w_rows, x_rows, cols, &mut out),
+                }
+                for (dr, row) in out.iter().enumerate().take(pair) {
+                    for (dt, &v) in row.iter().enumerate().take(group) {
+                        acc[(t + dt) * rows + r + dr] = v;
+                    }
+                }
+                t += group;
+            }
+            r += pair;
+        }
+    }
+
+    /// `R` weight rows against `T` token rows: `R × T` accumulators of
+    /// eight 32-bit sums; each step widens 16 weights per row to 16 bits
+    /// and multiplies-and-adds pairs (`vpmaddwd`), which is exact here
+    /// (8-bit × 12-bit products, at most 1,536 of them per sum).
+    #[inline(always)]
+    fn block<const R: usize, const T: usize>(
+        simd: V3,
+        w: &[i8],
+        x: &[i16],
+        cols: usize,
+        out: &mut [[i32; 4]; 2],
+    ) {
+        let steps = cols / LANES;
+        let wr: [&[[i8; LANES]]; R] = core::array::from_fn(|i| {
+            &pulp::as_arrays::<LANES, i8>(&w[i * cols..(i + 1) * cols]).0[..steps]
+        });
+        let xr: [&[[i16; LANES]]; T] = core::array::from_fn(|i| {
+            &pulp::as_arrays::<LANES, i16>(&x[i * cols..(i + 1) * cols]).0[..steps]
+        });
+        let zero = simd.avx._mm256_setzero_si256();
+        let mut sums = [[zero; T]; R];
+        for k in 0..steps {
+            let wv: [__m256i; R] = core::array::from_fn(|i| {
+                simd.avx2
+                    ._mm256_cvtepi8_epi16(pulp::cast::<[i8; LANES], __m128i>(wr[i][k]))
+            });
+            for t in 0..T {
+                let xv: __m256i = pulp::cast(xr[t][k]);
+                for i in 0..R {
+                    let p = simd.avx2._mm256_madd_epi16(wv[i], xv);
+                    sums[i][t] = simd.avx2._mm256_add_epi32(sums[i][t], p);
+                }
+            }
+        }
+        for i in 0..R {
+            for t in 0..T {
+                out[i][t] = hsum_i32(simd, sums[i][t]);
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn dot_rows(simd: V3, q: &[i16], rows: &[i16], sums: &mut [i32]) {
+        let dim = q.len();
+        let steps = dim / LANES;
+        let qv: &[[i16; LANES]] = &pulp::as_arrays::<LANES, i16>(q).0[..steps];
+        let zero = simd.avx._mm256_setzero_si256();
+        for (row, sum) in rows.chunks_exact(dim).zip(sums.iter_mut()) {
+            let rv = &pulp::as_arrays::<LANES, i16>(row).0[..steps];
+            let mut s = [zero; 2];
+            for (k, (a, b)) in qv.iter().zip(rv).enumerate() {
+                let p = simd
+                    .avx2
+                    ._mm256_madd_epi16(pulp::cast::<_, __m256i>(*a), pulp::cast(*b));
+                s[k % 2] = simd.avx2._mm256_add_epi32(s[k % 2], p);
+            }
+            *sum = hsum_i32(simd, simd.avx2._mm256_add_epi32(s[0], s[1]));
+        }
+    }
+
+    /// The same kernel with 512-bit registers (AVX-512 F and BW).
+    pub(super) mod v4 {
+        use core::arch::x86_64::{__m256i, __m512i};
+        use pulp::x86::V4;
+
+        /// Columns per step: 32 weights widened to 16-bit lanes.
+        pub(in super::super) const LANES: usize = 32;
+
+        #[inline(always)]
+        pub(in super::super) fn int_matmul(
+            simd: V4,
+            w: &[i8],
+            x: &[i16],
+            cols: usize,
+            acc: &mut [i32],
+        ) {
+            let rows = w.len() / cols;
+            let tokens = x.len() / cols;
+            let mut r = 0;
+            while r < rows {
+                let pair = if r + 2 <= rows { 2 } else { 1 };
+                let mut t = 0;
+                while t < tokens {
+                    let group = (tokens - t).min(4);
+                    let w_rows = &w[r * cols..(r + pair) * cols];
+                    let x_rows = &x[t * cols..(t + group) * cols];
+                    let mut out = [[0i32; 4]; 2];
+                    match (pair, group) {
+                        (2, 4) => block::<2, 4>(simd, w_rows, x_rows, cols, &mut out),
+                        (2, 3) => block::<2, 3>(simd, w_rows, x_rows, cols, &mut out),
+                        (2, 2) => block::<2, 2>(simd, w_rows, x_rows, cols, &mut out),
+                        (2, _) => block::<2, 1>(simd, w_rows, x_rows, cols, &mut out),
+                        (_, 4) => block::<1, 4>(simd, w_rows, x_rows, cols, &mut out),
+                        (_, 3) => block::<1, 3>(simd, w_rows, x_rows, cols, &mut out),
+                        (_, 2) => block::<1, 2>(simd, w_rows, x_rows, cols, &mut out),
+                        (_, _) => block::<1, 1>(simd, w_rows, x_rows, cols, &mut out),
+                    }
+                    for (dr, row) in out.iter().enumerate().take(pair) {
+                        for (dt, &v) in row.iter().enumerate().take(group) {
+                            acc[(t + dt) * rows + r + dr] = v;
+                        }
+                    }
+                    t += group;
+                }
+                r += pair;
+            }
+        }
+
+        #[inline(always)]
+        fn block<const R: usize, const T: usize>(
+            simd: V4,
+            w: &[i8],
+            x: &[i16],
+            cols: usize,
+            out: &mut [[i32; 4]; 2],
+        ) {
+            let steps = cols / LANES;
+            let wr: [&[[i8; LANES]]; R] = core::array::from_fn(|i| {
+                &pulp::as_arrays::<LANES, i8>(&w[i * cols..(i + 1) * cols]).0[..steps]
+            });
+            let xr: [&[[i16; LANES]]; T] = core::array::from_fn(|i| {
+                &pulp::as_arrays::<LANES, i16>(&x[i * cols..(i + 1) * cols]).0[..steps]
+            });
+            let zero = simd.avx512f._mm512_setzero_si512();
+            let mut sums = [[zero; T]; R];
+            for k in 0..steps {
+                let wv: [__m512i; R] = core::array::from_fn(|i| {
+                    simd.avx512bw
+                        ._mm512_cvtepi8_epi16(pulp::cast::<[i8; LANES], __m256i>(wr[i][k]))
+                });
+                for t in 0..T {
+                    let xv: __m512i = pulp::cast(xr[t][k]);
+                    for i in 0..R {
+                        let p = simd.avx512bw._mm512_madd_epi16(wv[i], xv);
+                        sums[i][t] = simd.avx512f._mm512_add_epi32(sums[i][t], p);
+                    }
+                }
+            }
+            for i in 0..R {
+                for t in 0..T {
+                    out[i][t] = simd.avx512f._mm512_reduce_add_epi32(sums[i][t]);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn hsum_i32(simd: V3, v: __m256i) -> i32 {
+        let lo = simd.avx._mm256_castsi256_si128(v);
+        let hi = simd.avx2._mm256_extracti128_si256::<1>(v);
+        let s: [i32; 4] = pulp::cast(simd.sse2._mm_add_epi32(lo, hi));
+        s[0].wrapping_add(s[1])
+            .wrapping_add(s[2].wrapping_add(s[3]))
+    }
+
+    /// Four accumulators of eight lanes, fused multiply-adds.
+    #[inline(always)]
+    pub(super) fn dot_f32(simd: V3, a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (a8, a_tail) = pulp::as_arrays::<8, f32>(&a[..n]);
+        let (b8, b_tail) = pulp::as_arrays::<8, f32>(&b[..n]);
+        let zero = simd.avx._mm256_setzero_ps();
+        let mut s = [zero; 4];
+        let (a32, a8_tail) = pulp::as_arrays::<4, [f32; 8]>(a8);
+        let (b32, b8_tail) = pulp::as_arrays::<4, [f32; 8]>(b8);
+        for (x, y) in a32.iter().zip(b32) {
+            for k in 0..4 {
+                let xv: __m256 = pulp::cast(x[k]);
+                let yv: __m256 = pulp::cast(y[k]);
+                s[k] = simd.fma._mm256_fmadd_ps(xv, yv, s[k]);
+            }
+        }
+        for (x, y) in a8_tail.iter().zip(b8_tail) {
+            let xv: __m256 = pulp::cast(*x);
+            let yv: __m256 = pulp::cast(*y);
+            s[0] = simd.fma._mm256_fmadd_ps(xv, yv, s[0]);
+        }
+        let s01 = simd.avx._mm256_add_ps(s[0], s[1]);
+        let s23 = simd.avx._mm256_add_ps(s[2], s[3]);
+        let lanes: [f32; 8] = pulp::cast(simd.avx._mm256_add_ps(s01, s23));
+        let mut total = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+            + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+        for (x, y) in a_tail.iter().zip(b_tail) {
+            total += x * y;
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random values (a linear congruential generator).
+    fn values(n: usize, seed: u64, range: i32) -> Vec<i32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 33) as i32).rem_euclid(2 * range + 1) - range
+            })
+            .collect()
+    }
+
+    #[test]
+    fn int_matmul_equals_the_plain_loop_for_every_shape() {
+        for (rows, cols) in [(7, 48), (384, 384), (3, 1536), (5, 40)] {
+            let w: Vec<i8> = values(rows * cols, 1, 127)
+                .into_iter()
+                .map(|v| v as i8)
+                .collect();
+            for tokens in 1..=9 {
+                let x: Vec<i16> = values(tokens * cols, tokens as u64, 2047)
+                    .into_iter()
+                    .map(|v| v as i16)
+                    .collect();
+                let mut fast = Vec::new();
+                int_matmul(&w, &x, cols, &mut fast);
+                let mut plain = vec![0; rows * tokens];
+                int_matmul_plain(&w, &x, cols, &mut plain);
+                assert_eq!(fast, plain, "{rows}×{cols}, {tokens} tokens");
+            }
+        }
+    }
+
+    #[test]
+    fn quantise_rows_rounds_half_away_from_zero_per_row() {
+        let x = [0.5, -1.0, 0.25, 0.0, 0.0, 0.0, 3.0, -0.75, 1.5];
+        let (mut values, mut scales) = (Vec::new(), Vec::new());
+        quantise_rows(&x, 3, 4.0, &mut values, &mut scales);
+        assert_eq!(scales, [0.25, 1.0, 0.75]);
+        assert_eq!(values, [2, -4, 1, 0, 0, 0, 4, -1, 2]);
+    }
+
+    #[test]
+    fn dot_rows_equals_the_plain_sums() {
+        let dim = 384;
+        let q: Vec<i16> = values(dim, 9, 2047).into_iter().map(|v| v as i16).collect();
+        let rows: Vec<i16> = values(dim * 50, 10, 2047)
+            .into_iter()
+            .map(|v| v as i16)
+            .collect();
+        let mut sums = Vec::new();
+        dot_rows(&q, &rows, &mut sums);
+        let plain: Vec<i32> = rows
+            .chunks_exact(dim)
+            .map(|row| {
+                q.iter()
+                    .zip(row)
+                    .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                    .sum()
+            })
+            .collect();
+        assert_eq!(sums, plain);
+        assert!(2047.0 * 2047.0 * dim as f64 <= f64::from(i32::MAX));
+        assert_eq!(quantise_level(dim), 2047.0);
+    }
+
+    #[test]
+    fn gelu_is_within_rounding_of_libm() {
+        let mut worst = 0.0f32;
+        for i in -200_000..=200_000 {
+            let x = i as f32 / 10_000.0;
+            let exact = 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2));
+            let mut fast = [x];
+            gelu_in_place(&mut fast);
+            worst = worst.max((fast[0] - exact).abs() / x.abs().max(1.0));
+        }
+        assert!(worst < 5e-7, "worst error {worst}");
+    }
+
+    #[test]
+    fn dot_f32_agrees_with_the_plain_sum() {
+        for n in [1, 7, 8, 33, 384] {
+            let a: Vec<f32> = values(n, 3, 1000)
+                .into_iter()
+                .map(|v| v as f32 / 1000.0)
+                .collect();
+            let b: Vec<f32> = values(n, 4, 1000)
+                .into_iter()
+                .map(|v| v as f32 / 1000.0)
+                .collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot_f32(&a, &b) - plain).abs() < 1e-4, "n = {n}");
+        }
+    }
+}
