@@ -259,6 +259,7 @@ impl Dialogue {
             Event::Dtmf(d) => self.key(d, s),
             Event::Button(id) => self.button(id, s),
             Event::NoInput => self.no_input(s),
+            Event::SpeechUnavailable => self.speech_unavailable(s),
             Event::SmsConsent(yes) => {
                 if let State::OfferingSms { .. } = self.state {
                     self.sms_answer(yes, s);
@@ -798,6 +799,22 @@ impl Dialogue {
         let t = self.prompt("reprompt", &[]);
         self.say(s, "reprompt", t, true);
         self.listen(s, false);
+    }
+
+    /// Recognition was refused for lack of a free slot: the keys work
+    /// without it, so the caller goes to the menu (its current one, or the
+    /// main menu) rather than being asked to speak again.
+    fn speech_unavailable(&mut self, s: &mut Step<'_>) {
+        if self.channel == Channel::Chat {
+            return;
+        }
+        let menu = match self.state {
+            State::Menu { menu } => menu,
+            _ => 0,
+        };
+        let t = self.prompt("speech_busy", &[]);
+        self.say(s, "speech_busy", t, true);
+        self.show_menu(menu, false, s);
     }
 
     fn no_input(&mut self, s: &mut Step<'_>) {

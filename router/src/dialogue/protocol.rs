@@ -17,6 +17,9 @@ pub enum Event<'a> {
     Dtmf(char),
     /// Nothing was said within the `Listen` timeout.
     NoInput,
+    /// The caller spoke, but speech recognition had no free slot in time:
+    /// the phone falls back to the DTMF menu at once.
+    SpeechUnavailable,
     /// A chat button was pressed; the id of a [`Button`] the engine showed.
     Button(&'a str),
     /// Consent to the offered SMS (chat button, or a front end's own yes/no).

@@ -125,6 +125,8 @@ pub struct PromptsFile {
     pub goodbye: String,
     /// Before the phone menu's choices (or the chat's buttons).
     pub menu: String,
+    /// Phone: speech recognition is busy; the menu's choices follow.
+    pub speech_busy: String,
     /// After a key that is not in the menu.
     pub menu_invalid: String,
 }
@@ -281,7 +283,7 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 
 impl PromptsFile {
     /// Every prompt by its YAML name.
-    pub fn named(&self) -> [(&'static str, &str); 32] {
+    pub fn named(&self) -> [(&'static str, &str); 33] {
         [
             ("greeting", &self.greeting),
             ("reprompt", &self.reprompt),
@@ -296,6 +298,7 @@ impl PromptsFile {
             ("sms_failed", &self.sms_failed),
             ("transfer", &self.transfer),
             ("transfer_failed", &self.transfer_failed),
+            ("speech_busy", &self.speech_busy),
             ("offer_sms_phone", &self.offer_sms_phone),
             ("sms_phone_text", &self.sms_phone_text),
             ("handover", &self.handover),

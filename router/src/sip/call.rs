@@ -680,7 +680,7 @@ impl Call {
                 };
                 self.step(Event::Utterance(&raw), Some(said));
             }
-            Err(RecogniseError::Overloaded) => self.step(Event::NoInput, None),
+            Err(RecogniseError::Overloaded) => self.step(Event::SpeechUnavailable, None),
             Err(e) => {
                 tracing::debug!(error = %e, "utterance not recognised");
                 self.wait = Wait::Listening {
