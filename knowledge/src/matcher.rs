@@ -25,7 +25,7 @@ use crate::analysis::{is_filler, Analyzer};
 use crate::calibration::{Calibration, ConfidenceModel, N_FEATURES};
 use crate::error::KnowledgeError;
 use crate::index::{self, BuiltIndex, Entry, FIELD_BOOSTS};
-use crate::model::{Answer, TOPIC_HUMAN, TOPIC_NONE};
+use crate::model::{Answer, TOPIC_EMERGENCY, TOPIC_HUMAN, TOPIC_NONE};
 use crate::semantic::index::SemanticIndex;
 use crate::semantic::Embedder;
 use crate::KnowledgeBase;
@@ -201,6 +201,9 @@ const TOP_DOCS: usize = 30;
 /// topic matching is evidence for the topic.
 const FURTHER_ANSWER_WEIGHT: f32 = 0.15;
 const MAX_CANDIDATES: usize = 5;
+/// How much of its relative semantic similarity the `none` topic is
+/// credited as lexical score (see `find_tuned`).
+const NONE_LEXICAL_STANDIN: f32 = 1.0;
 /// The similarity feature in tenths of a cosine: cosines of e5 crowd
 /// between 0.7 and 0.95, and the logistic fit converges when features
 /// vary by about one.
@@ -476,7 +479,16 @@ impl Matcher {
         let mut ranked: Vec<(usize, f32, usize)> = Vec::new();
         for (t, best) in best_entry.iter().enumerate() {
             if let Some((_, ord)) = best {
-                let f = rel(lex_topic[t]) + fusion * sem_rel(sem_topic[t]);
+                let lex = if t == 0 && sem_entry.is_some() {
+                    // The out-of-scope examples cannot share words with
+                    // everything a municipality does not do, so `none`
+                    // rarely gets lexical evidence; it is credited with
+                    // its semantic closeness instead.
+                    rel(lex_topic[t]).max(NONE_LEXICAL_STANDIN * sem_rel(sem_topic[t]).max(0.0))
+                } else {
+                    rel(lex_topic[t])
+                };
+                let f = lex + fusion * sem_rel(sem_topic[t]);
                 ranked.push((t, f, *ord));
             }
         }
@@ -528,7 +540,9 @@ impl Matcher {
         }
         let decision = if confidence >= thresholds.answer {
             Decision::Answer
-        } else if confidence >= thresholds.confirm {
+        } else if confidence >= thresholds.confirm || best.topic == TOPIC_EMERGENCY {
+            // An emergency that ranks first is never turned into `none`:
+            // missing one costs far more than asking about one too many.
             Decision::Confirm
         } else {
             return Ok(Match {

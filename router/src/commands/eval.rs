@@ -62,15 +62,22 @@ pub(crate) fn evaluate(matcher: &Matcher, lines: &[&Labelled]) -> anyhow::Result
             *r.confusions
                 .entry((l.topic.clone(), m.topic.clone()))
                 .or_default() += 1;
+            let ranked: Vec<String> = m
+                .candidates
+                .iter()
+                .take(3)
+                .map(|c| format!("{} {:.2}", c.topic, c.score))
+                .collect();
             r.wrong.push(format!(
-                "{} [{}] {} -> {} ({:.2}, {}) {:?}",
+                "{} [{}] {} -> {} ({:.2}, {}) {:?} [{}]",
                 l.id,
                 l.channel.as_str(),
                 l.topic,
                 m.topic,
                 m.confidence,
                 m.decision.as_str(),
-                l.text
+                l.text,
+                ranked.join(", ")
             ));
         }
     }
