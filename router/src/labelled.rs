@@ -122,3 +122,34 @@ pub(crate) fn answer_lines(
         std::process::ExitCode::SUCCESS
     })
 }
+
+/// What the product makes of one utterance before any dialogue state: an
+/// emergency caught by the dialogue's cue phrases (built in, plus the
+/// flow's `emergency_words`) is topic `noedsituation` whatever the matcher
+/// ranks first, exactly as [`router::dialogue::Dialogue`] treats it;
+/// everything else is the matcher's verdict.
+pub(crate) fn understand(
+    matcher: &knowledge::Matcher,
+    emergency_words: Option<&[String]>,
+    text: &str,
+    channel: Channel,
+) -> anyhow::Result<knowledge::Match> {
+    let m = matcher.find(text, channel)?;
+    match emergency_words {
+        Some(words) if router::dialogue::is_emergency(text, words) => {
+            let answer_id = m
+                .candidates
+                .iter()
+                .find(|c| c.topic == knowledge::TOPIC_EMERGENCY)
+                .and_then(|c| c.answer_id.clone());
+            Ok(knowledge::Match {
+                topic: knowledge::TOPIC_EMERGENCY.to_string(),
+                answer_id,
+                confidence: 1.0,
+                decision: knowledge::Decision::Answer,
+                ..m
+            })
+        }
+        _ => Ok(m),
+    }
+}

@@ -58,6 +58,21 @@ impl Project {
         Ok(KnowledgeBase::load(&self.knowledge)?)
     }
 
+    /// The matcher and the flow's own emergency words, for commands that
+    /// report what the product makes of an utterance (`match`, `eval`).
+    pub(crate) fn understanding(&self) -> anyhow::Result<(Matcher, Vec<String>)> {
+        let kb = self.load()?;
+        let matcher = self.matcher_for(&kb)?;
+        let words = match router::config::load_flows(&self.root.join("flows"), &kb) {
+            Ok((flow, _)) => flow.emergency_words,
+            Err(e) => {
+                eprintln!("warning: the flow could not be read ({e}); only the built-in emergency cues apply");
+                Vec::new()
+            }
+        };
+        Ok((matcher, words))
+    }
+
     pub(crate) fn matcher(&self) -> anyhow::Result<Matcher> {
         let kb = self.load()?;
         self.matcher_for(&kb)

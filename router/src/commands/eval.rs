@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use knowledge::{Decision, Matcher, TOPIC_NONE};
 
-use crate::labelled::{read_labelled, Labelled};
+use crate::labelled::{read_labelled, understand, Labelled};
 use crate::paths::Project;
 
 /// The figures of one evaluation.
@@ -39,10 +39,17 @@ fn ratio(a: usize, b: usize) -> f64 {
     }
 }
 
-pub(crate) fn evaluate(matcher: &Matcher, lines: &[&Labelled]) -> anyhow::Result<Report> {
+/// `emergency_words`: `Some` to judge lines as `match` does, with the
+/// dialogue's emergency cues first; `None` for the matcher alone (what the
+/// calibration fits).
+pub(crate) fn evaluate(
+    matcher: &Matcher,
+    emergency_words: Option<&[String]>,
+    lines: &[&Labelled],
+) -> anyhow::Result<Report> {
     let mut r = Report::default();
     for l in lines {
-        let m = matcher.find(&l.text, l.channel)?;
+        let m = understand(matcher, emergency_words, &l.text, l.channel)?;
         let ok = m.topic == l.topic;
         r.total += 1;
         r.correct += usize::from(ok);
@@ -134,9 +141,9 @@ pub(crate) fn print(r: &Report, title: &str) {
 
 pub(crate) fn run(project: &Project, file: &Path, verbose: bool) -> anyhow::Result<ExitCode> {
     let lines = read_labelled(file)?;
-    let matcher = project.matcher()?;
+    let (matcher, emergency_words) = project.understanding()?;
     let all: Vec<&Labelled> = lines.iter().collect();
-    let report = evaluate(&matcher, &all)?;
+    let report = evaluate(&matcher, Some(&emergency_words), &all)?;
     print(
         &report,
         &format!("{} ({} lines)", file.display(), report.total),

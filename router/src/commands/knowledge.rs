@@ -234,11 +234,11 @@ fn fit_model(
 
 fn report_halves(matcher: &Matcher, fit: &[&Labelled], report: &[&Labelled]) -> anyhow::Result<()> {
     print(
-        &evaluate(matcher, fit)?,
+        &evaluate(matcher, None, fit)?,
         &format!("fitting half ({} lines)", fit.len()),
     );
     print(
-        &evaluate(matcher, report)?,
+        &evaluate(matcher, None, report)?,
         &format!(
             "reporting half ({} lines, not used for fitting)",
             report.len()

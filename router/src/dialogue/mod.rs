@@ -42,7 +42,7 @@ use knowledge::{Answer, Channel, Decision, TOPIC_EMERGENCY, TOPIC_HUMAN, TOPIC_N
 pub use protocol::{
     Action, Button, CallbackWindow, Event, NumberPurpose, NumberReply, Outcome, Say, Turn,
 };
-pub use understand::is_cancel;
+pub use understand::{is_cancel, is_emergency};
 
 use crate::config::Config;
 use crate::text::{self, Text};

@@ -176,7 +176,7 @@ pub(crate) fn is_goodbye(text: &str) -> bool {
 }
 
 /// Built-in emergency cues; `extra` are the flow's own words.
-pub(crate) fn is_emergency(text: &str, extra: &[String]) -> bool {
+pub fn is_emergency(text: &str, extra: &[String]) -> bool {
     let ws = words(text);
     let p = padded(&ws);
     const PHRASES: &[&str] = &[
@@ -186,11 +186,6 @@ pub(crate) fn is_emergency(text: &str, extra: &[String]) -> bool {
         "kan ikke få vejret",
         "ånder ikke",
         "bevidstløs",
-        "hjertestop",
-        "hjertestopp",
-        "hjerteanfald",
-        "blodprop",
-        "slagtilfælde",
         "det brænder",
         "brand",
         "ild i",
@@ -202,10 +197,61 @@ pub(crate) fn is_emergency(text: &str, extra: &[String]) -> bool {
         "overdosis",
         "vil tage mit liv",
         "selvmord",
+        // Breathing, collapse, unconsciousness.
+        "kan ikke få luft",
+        "får ikke luft",
+        "kan ikke ånde",
+        "faldet om",
+        "besvimet",
+        "livløs",
+        "kan ikke vække",
+        "kramper",
+        "allergisk chok",
+        // Fire, accidents, violence.
+        "står i flammer",
+        "sket en ulykke",
+        "trafikulykke",
+        "bløder voldsomt",
+        "overfaldet",
+        "truet med kniv",
+        // Risk of suicide.
+        "tage sit liv",
+        "tage sit eget liv",
+        "slå mig ihjel",
+        "slå sig ihjel",
+        "vil ikke leve mere",
+        // Citizens who write in English.
+        "not breathing",
+        "can't breathe",
+        "cannot breathe",
+        "unconscious",
+        "heart attack",
+        "on fire",
     ];
     has_phrase(&p, PHRASES)
+        || acute_event(&ws)
         || ws.iter().any(|w| w == "112")
         || extra.iter().any(|e| p.contains(&format!(" {e} ")))
+}
+
+/// A sudden illness named as happening now: "han har et hjerteanfald",
+/// not "jeg har haft en blodprop og skal genoptrænes". The words just
+/// before it tell the past ("haft", "havde", "efter") from the present.
+fn acute_event(ws: &[String]) -> bool {
+    const EVENTS: &[&str] = &[
+        "hjertestop",
+        "hjertestopp",
+        "hjerteanfald",
+        "blodprop",
+        "slagtilfælde",
+    ];
+    const PAST: &[&str] = &["haft", "havde", "efter", "siden"];
+    ws.iter().enumerate().any(|(i, w)| {
+        EVENTS.contains(&w.as_str())
+            && !ws[i.saturating_sub(3)..i]
+                .iter()
+                .any(|b| PAST.contains(&b.as_str()))
+    })
 }
 
 /// An explicit request to talk to a person. Single words such as
@@ -366,6 +412,18 @@ mod tests {
         assert!(is_emergency("der er brand i køkkenet", &[]));
         assert!(!is_emergency("brandforsikring på mit hus", &[]));
         assert!(is_emergency("han er blevet helt blå", &["blå".into()]));
+        assert!(is_emergency("min far har et hjerteanfald", &[]));
+        assert!(is_emergency("jeg tror hun får en blodprop nu", &[]));
+        assert!(!is_emergency(
+            "jeg har haft en blodprop og skal genoptræne",
+            &[]
+        ));
+        assert!(!is_emergency(
+            "efter mit slagtilfælde vil jeg have hjælp",
+            &[]
+        ));
+        assert!(is_emergency("min kone er faldet om i haven", &[]));
+        assert!(is_emergency("my husband is not breathing", &[]));
         assert!(is_human_request("jeg vil tale med en medarbejder"));
         assert!(is_human_request("kan jeg ikke få fat i et menneske"));
         assert!(!is_human_request("hvad koster et pas"));
