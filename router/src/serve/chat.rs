@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use knowledge::Channel;
-use router::dialogue::{Action, Dialogue, Event, NumberPurpose, NumberReply, Outcome, Turn};
+use router::dialogue::{Action, Dialogue, Event, NumberPurpose, NumberReply, Turn};
 use serde::{Deserialize, Serialize};
 use sms_gateway::{Enqueued, MobileNumber};
 use transcripts::RawUtterance;
@@ -35,6 +35,7 @@ use super::limits::Window;
 use super::sms::QueueError;
 use super::{record, App};
 use crate::callbacks::PhoneNumber;
+use router::record::to_time;
 
 /// Longest message a citizen may send, in characters.
 pub(crate) const MAX_MESSAGE_CHARS: usize = 1000;
@@ -627,34 +628,6 @@ fn last(messages: &mut Vec<Message>) -> &mut Message {
     }
     let n = messages.len() - 1;
     &mut messages[n]
-}
-
-pub(crate) fn outcome(outcome: &Outcome) -> store::Outcome {
-    match outcome {
-        Outcome::Answered => store::Outcome::Answered,
-        Outcome::SmsSent => store::Outcome::SmsSent,
-        Outcome::Transferred(department) => store::Outcome::Transferred {
-            department: department.clone(),
-        },
-        Outcome::HandedOver(department) => store::Outcome::HandedOver {
-            department: department.clone(),
-        },
-        Outcome::Emergency => store::Outcome::Emergency,
-        Outcome::InProgress | Outcome::Abandoned => store::Outcome::Abandoned,
-    }
-}
-
-pub(crate) fn decision(d: knowledge::Decision) -> store::Decision {
-    match d {
-        knowledge::Decision::Answer => store::Decision::Answer,
-        knowledge::Decision::Confirm => store::Decision::Confirm,
-        knowledge::Decision::Handover => store::Decision::Handover,
-    }
-}
-
-pub(crate) fn to_time(t: jiff::Timestamp) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(t.as_nanosecond())
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 /// 128 random bits from the operating system, hex-encoded.

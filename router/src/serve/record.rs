@@ -6,8 +6,8 @@
 use router::dialogue::{Outcome, Turn};
 use transcripts::{ConversationId, NewTurn, RawUtterance, RedactedText, Speaker, StoreError};
 
-use super::chat::{decision, outcome, to_time};
 use super::App;
+use router::record::{store_decision as decision, store_outcome as outcome, to_time};
 
 /// Stores what the citizen said (scrubbed) with the turn's match.
 pub(crate) fn citizen_turn(

@@ -47,8 +47,9 @@ use sha2::Sha256;
 use sms_gateway::{MobileNumber, Secret};
 use transcripts::{self as store, ConversationId, NewConversation, RawUtterance};
 
-use super::chat::{new_session_id, to_time};
+use super::chat::new_session_id;
 use super::{record, App};
+use router::record::to_time;
 
 /// Largest request body (a WAV file), in bytes.
 pub(crate) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
