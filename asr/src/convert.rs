@@ -85,7 +85,7 @@ const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
 /// writes GGML's block layout; it follows ggml's reference quantiser (scale
 /// from the block's largest magnitude, values rounded half away from zero).
 fn quantize_q8_0(values: &[f32]) -> Option<Vec<u8>> {
-    if values.len() % Q8_0_BLOCK != 0 {
+    if !values.len().is_multiple_of(Q8_0_BLOCK) {
         return None;
     }
     let mut out = Vec::with_capacity(values.len() / Q8_0_BLOCK * Q8_0_BLOCK_BYTES);
@@ -642,7 +642,8 @@ pub fn convert_ct2_to_ggml_as(
                     .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
                     .collect();
                 let row = t.dims.last().copied().unwrap_or(0);
-                let q = (row % Q8_0_BLOCK == 0)
+                let q = row
+                    .is_multiple_of(Q8_0_BLOCK)
                     .then(|| quantize_q8_0(&values))
                     .flatten()
                     .ok_or_else(|| {
