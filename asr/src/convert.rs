@@ -24,6 +24,14 @@
 //! convolution biases (as `[1, n]`) and the positional embeddings are f32,
 //! which is what whisper.cpp checks on load.
 //!
+//! With [`WeightType::Q8_0`] the header's ftype is 7 (`GGML_FTYPE_MOSTLY_Q8_0`)
+//! and every 2-D weight matrix is stored as GGML `Q8_0` (type 8): blocks of 32
+//! weights, each an f16 scale `d = max|w| / 127` and 32 `i8` values
+//! `round(w / d)`. That is the set whisper.cpp's loader creates with the
+//! file's weight type and its own `quantize` tool converts: the 3-D
+//! convolution kernels stay f16, and the vectors, the `[1, n]` convolution
+//! biases and the positional embeddings stay f32.
+//!
 //! Names: CTranslate2 fuses query/key/value (self-attention `linear_0`) and
 //! key/value (cross-attention `linear_1`); they are split again, and the key
 //! bias (always zero in Whisper) is dropped because whisper.cpp has none.
@@ -55,6 +63,45 @@ fn format_err(reason: impl Into<String>) -> ConvertError {
     ConvertError::Format {
         reason: reason.into(),
     }
+}
+
+/// How the weight matrices are stored in the GGML file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WeightType {
+    /// Half precision, as the CTranslate2 model ships (GGML ftype 1).
+    #[default]
+    F16,
+    /// GGML's 8-bit block quantisation (GGML ftype 7): about half the size.
+    Q8_0,
+}
+
+/// Weights per GGML `Q8_0` block.
+const Q8_0_BLOCK: usize = 32;
+/// Bytes per GGML `Q8_0` block: the f16 scale and 32 `i8` values.
+const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
+
+/// Quantises a row-major matrix to GGML `Q8_0` blocks, or `None` when the
+/// length is not a multiple of the block size. Written here because no crate
+/// writes GGML's block layout; it follows ggml's reference quantiser (scale
+/// from the block's largest magnitude, values rounded half away from zero).
+fn quantize_q8_0(values: &[f32]) -> Option<Vec<u8>> {
+    if !values.len().is_multiple_of(Q8_0_BLOCK) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(values.len() / Q8_0_BLOCK * Q8_0_BLOCK_BYTES);
+    for block in values.chunks_exact(Q8_0_BLOCK) {
+        let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
+        out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+        // `as` saturates; |w| / d never exceeds 127 but rounding might touch it.
+        out.extend(
+            block
+                .iter()
+                .map(|w| ((w * inverse).round() as i8).to_le_bytes()[0]),
+        );
+    }
+    Some(out)
 }
 
 /// Figures about a finished conversion.
@@ -203,6 +250,7 @@ struct Tensor {
 enum TensorData {
     F16(Vec<u8>),
     F32(Vec<f32>),
+    Q8_0(Vec<u8>),
 }
 
 /// Splits rows `[from, to)` of a row-major matrix or vector.
@@ -434,8 +482,17 @@ pub fn mel_filters(sample_rate: u32, n_fft: usize, n_mels: usize) -> Vec<Vec<f32
 }
 
 /// Converts the CTranslate2 Whisper model in `model_dir` (`model.bin` and
-/// `vocabulary.txt`) to a whisper.cpp GGML file at `out`.
+/// `vocabulary.txt`) to a whisper.cpp GGML file at `out` with f16 weights.
 pub fn convert_ct2_to_ggml(model_dir: &Path, out: &Path) -> Result<ConvertSummary, ConvertError> {
+    convert_ct2_to_ggml_as(model_dir, out, WeightType::F16)
+}
+
+/// As [`convert_ct2_to_ggml`], with the weight matrices stored as `weights`.
+pub fn convert_ct2_to_ggml_as(
+    model_dir: &Path,
+    out: &Path,
+    weights: WeightType,
+) -> Result<ConvertSummary, ConvertError> {
     let read = |name: &str| {
         let path = model_dir.join(name);
         std::fs::read(&path).map_err(|source| ConvertError::Read {
@@ -574,6 +631,32 @@ pub fn convert_ct2_to_ggml(model_dir: &Path, out: &Path) -> Result<ConvertSummar
     }
     b.norm("decoder.ln", "decoder/layer_norm")?;
 
+    if weights == WeightType::Q8_0 {
+        // whisper.cpp creates every 2-D weight matrix with the file's weight
+        // type, so each must be quantised; its rows must fill whole blocks
+        // (every Whisper width, 384 to 1280, does).
+        for t in &mut b.out {
+            if let (TensorData::F16(bytes), 2) = (&t.data, t.dims.len()) {
+                let values: Vec<f32> = bytes
+                    .chunks_exact(2)
+                    .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect();
+                let row = t.dims.last().copied().unwrap_or(0);
+                let q = row
+                    .is_multiple_of(Q8_0_BLOCK)
+                    .then(|| quantize_q8_0(&values))
+                    .flatten()
+                    .ok_or_else(|| {
+                        format_err(format!(
+                            "{}: rows of {row} values do not fill Q8_0 blocks of {Q8_0_BLOCK}",
+                            t.name
+                        ))
+                    })?;
+                t.data = TensorData::Q8_0(q);
+            }
+        }
+    }
+
     // Write.
     let mut w: Vec<u8> = Vec::with_capacity(model.len() + (1 << 20));
     let i32w = |w: &mut Vec<u8>, v: usize| -> Result<(), ConvertError> {
@@ -593,7 +676,10 @@ pub fn convert_ct2_to_ggml(model_dir: &Path, out: &Path) -> Result<ConvertSummar
         n_text_head,
         n_dec,
         n_mels,
-        1, // ftype: f16 weights
+        match weights {
+            WeightType::F16 => 1,  // GGML_FTYPE_MOSTLY_F16
+            WeightType::Q8_0 => 7, // GGML_FTYPE_MOSTLY_Q8_0
+        },
     ] {
         i32w(&mut w, v)?;
     }
@@ -612,6 +698,7 @@ pub fn convert_ct2_to_ggml(model_dir: &Path, out: &Path) -> Result<ConvertSummar
         let ftype = match t.data {
             TensorData::F32(_) => 0,
             TensorData::F16(_) => 1,
+            TensorData::Q8_0(_) => 8,
         };
         i32w(&mut w, t.dims.len())?;
         i32w(&mut w, t.name.len())?;
@@ -622,7 +709,7 @@ pub fn convert_ct2_to_ggml(model_dir: &Path, out: &Path) -> Result<ConvertSummar
         w.extend_from_slice(t.name.as_bytes());
         match &t.data {
             TensorData::F32(v) => v.iter().for_each(|x| w.extend_from_slice(&x.to_le_bytes())),
-            TensorData::F16(bytes) => w.extend_from_slice(bytes),
+            TensorData::F16(bytes) | TensorData::Q8_0(bytes) => w.extend_from_slice(bytes),
         }
     }
     let write_err = |source| ConvertError::Write {
@@ -669,6 +756,64 @@ mod tests {
             v,
             vec![b"!".to_vec(), b" pas".to_vec(), "ø".as_bytes().to_vec()]
         );
+    }
+
+    /// Decodes `Q8_0` blocks back to f32 the way ggml dequantises them.
+    fn dequantize_q8_0(bytes: &[u8]) -> Vec<f32> {
+        bytes
+            .chunks_exact(Q8_0_BLOCK_BYTES)
+            .flat_map(|b| {
+                let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+                b[2..].iter().map(move |&q| f32::from(q as i8) * d)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn q8_0_blocks_hold_an_f16_scale_and_32_signed_bytes() {
+        // Two blocks: a ramp whose largest magnitude is -2.48 (negative), and
+        // an all-zero block.
+        let mut values: Vec<f32> = (0..32).map(|i| -0.08 * i as f32).collect();
+        values.extend([0.0f32; 32]);
+        let q = quantize_q8_0(&values).unwrap_or_default();
+        assert_eq!(q.len(), 2 * 34);
+        let d = f16::from_le_bytes([q[0], q[1]]).to_f32();
+        assert!((d - 2.48 / 127.0).abs() < 1e-5, "scale {d}");
+        // The largest magnitude maps to -127, zero to 0, in order.
+        assert_eq!(q[2] as i8, 0);
+        assert_eq!(q[2 + 31] as i8, -127);
+        assert_eq!(
+            q[2 + 16] as i8,
+            (-0.08f32 * 16.0 / (2.48 / 127.0)).round() as i8
+        );
+        // An all-zero block has scale 0 and zero values.
+        assert!(q[34..].iter().all(|&b| b == 0));
+        // Not a whole number of blocks: refused.
+        assert!(quantize_q8_0(&values[..40]).is_none());
+    }
+
+    #[test]
+    fn q8_0_round_trip_error_is_within_half_a_step_per_block() {
+        // A deterministic spread of magnitudes, as in real weight matrices.
+        let values: Vec<f32> = (0..4096u32)
+            .map(|i| {
+                let x = (i.wrapping_mul(2_654_435_761) % 10_007) as f32 / 10_007.0 - 0.5;
+                x * (1.0 + (i % 97) as f32 / 10.0)
+            })
+            .collect();
+        let q = quantize_q8_0(&values).unwrap_or_default();
+        assert_eq!(q.len(), 4096 / 32 * 34);
+        let back = dequantize_q8_0(&q);
+        assert_eq!(back.len(), values.len());
+        for (block, restored) in values.chunks(32).zip(back.chunks(32)) {
+            let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            // Half a quantisation step, plus the f16 rounding of the scale
+            // (relative 2^-11) applied to at most 127 steps.
+            let bound = amax / 127.0 * 0.5 + amax * 2f32.powi(-11) + 1e-7;
+            for (w, r) in block.iter().zip(restored) {
+                assert!((w - r).abs() <= bound, "{w} came back as {r}");
+            }
+        }
     }
 
     #[test]

@@ -25,7 +25,10 @@ pub use audio::{
     alaw_to_linear, decode_wav, encode_wav, linear_to_alaw, linear_to_ulaw, resample,
     ulaw_to_linear, AudioClip, WavAudio, WavEncoding,
 };
-pub use convert::{convert_ct2_to_ggml, mel_filters, ConvertError, ConvertSummary};
+pub use convert::{
+    convert_ct2_to_ggml, convert_ct2_to_ggml_as, mel_filters, ConvertError, ConvertSummary,
+    WeightType,
+};
 pub use endpoint::{EndReason, EndpointEvent, Endpointer, EndpointerConfig};
 pub use remote::{RemoteConfig, RemoteRecognizer};
 pub use whisper::{LocalRecognizer, WhisperConfig};

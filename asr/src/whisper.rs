@@ -125,7 +125,7 @@ impl LocalRecognizer {
         if !config.model.is_file() {
             return Err(AsrError::Model {
                 reason: format!(
-                    "{} does not exist (scripts/fetch-whisper makes models/ggml-base.bin)",
+                    "{} does not exist (scripts/fetch-whisper makes models/ggml-base-q8_0.bin and models/ggml-base.bin)",
                     config.model.display()
                 ),
             });

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use asr::{AsrError, AudioClip, Backend, LocalRecognizer, WavEncoding};
 
-use crate::speech::{config, danish, danish_clip};
+use crate::speech::{config, danish, danish_clip, model_q8_0};
 
 #[test]
 fn danish_speech_at_16khz_is_recognised() {
@@ -25,6 +25,36 @@ fn telephone_ulaw_at_8khz_is_recognised() {
     let local = LocalRecognizer::start(config()).unwrap();
     let text = local
         .transcribe_blocking(&clip)
+        .unwrap()
+        .into_text()
+        .to_lowercase();
+    assert!(text.contains("kørekort"), "heard {text:?}");
+}
+
+#[test]
+fn q8_0_model_recognises_danish_like_the_f16_one() {
+    let path = model_q8_0();
+    // The header's eleventh hyper-parameter is the ftype: 7 is
+    // GGML_FTYPE_MOSTLY_Q8_0 (the f16 model has 1).
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[0..4], b"lmgg");
+    assert_eq!(
+        i32::from_le_bytes([bytes[44], bytes[45], bytes[46], bytes[47]]),
+        7
+    );
+    let mut c = config();
+    c.model = path;
+    let local = LocalRecognizer::start(c).unwrap();
+    let text = local
+        .transcribe_blocking(&danish_clip("jeg har mistet mit sundhedskort"))
+        .unwrap()
+        .into_text()
+        .to_lowercase();
+    assert!(text.contains("sundhedskort"), "heard {text:?}");
+    let samples = danish("jeg vil gerne bestille et nyt kørekort", 8_000);
+    let wav = asr::encode_wav(&samples, 8_000, WavEncoding::MuLaw);
+    let text = local
+        .transcribe_blocking(&AudioClip::from_wav(&wav).unwrap())
         .unwrap()
         .into_text()
         .to_lowercase();

@@ -7,7 +7,18 @@ use asr::{AudioClip, WhisperConfig};
 
 /// The converted base model; the tests fail (not skip) when it is missing.
 pub(crate) fn model() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/ggml-base.bin");
+    model_file("ggml-base.bin")
+}
+
+/// The same model with Q8_0 weights (`ct2-to-ggml --q8_0`).
+pub(crate) fn model_q8_0() -> PathBuf {
+    model_file("ggml-base-q8_0.bin")
+}
+
+fn model_file(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models")
+        .join(name);
     assert!(
         path.is_file(),
         "{} is missing: run scripts/fetch-whisper",

@@ -16,11 +16,17 @@ use asr::{
 
 use crate::paths::Project;
 
+/// The Whisper model used without `--model`: Q8_0 weights recognise the
+/// benchmark's Danish questions as well as f16 ones (word error rate 82.7 %
+/// against 85.0 %) and about 15 % faster on two threads.
+const DEFAULT_MODEL: &str = "models/ggml-base-q8_0.bin";
+
 /// Options of the speech recogniser.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct AsrOptions {
-    /// GGML Whisper model (default: models/ggml-base.bin in the project;
-    /// scripts/fetch-whisper makes it).
+    /// GGML Whisper model (default: models/ggml-base-q8_0.bin in the
+    /// project, the base model with 8-bit weights; scripts/fetch-whisper
+    /// makes it and the f16 models/ggml-base.bin).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Domain prompt file (default: flows/asr-prompt.txt in the project).
@@ -47,7 +53,7 @@ impl AsrOptions {
         let model = self
             .model
             .clone()
-            .unwrap_or_else(|| project.root.join("models/ggml-base.bin"));
+            .unwrap_or_else(|| project.root.join(DEFAULT_MODEL));
         let mut config = WhisperConfig::new(model);
         config.threads_per_slot = self.threads;
         config.temperature_step = self.temperature_step;
