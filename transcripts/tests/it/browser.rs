@@ -53,6 +53,25 @@ async fn start_chromedriver() -> (Driver, String) {
     panic!("chromedriver did not start listening");
 }
 
+/// The element once it is on the page. After a click that navigates,
+/// chromedriver may answer a lookup with "aborted by navigation" rather
+/// than "no such element"; both mean "not there yet".
+async fn appear(
+    browser: &fantoccini::Client,
+    locator: Locator<'_>,
+) -> fantoccini::elements::Element {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match browser.find(locator).await {
+            Ok(e) => return e,
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("{locator:?} did not appear: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 async fn wait_for_file(path: &Path) -> String {
     for _ in 0..200 {
         if let Ok(text) = std::fs::read_to_string(path) {
@@ -91,14 +110,13 @@ async fn analyst_logs_in_filters_opens_and_downloads_csv() {
         .connect(&webdriver)
         .await
         .unwrap();
-    let wait = || browser.wait().at_most(Duration::from_secs(10));
 
     // Asking for the list goes to the login form first.
     browser
         .goto(&format!("{base}/analyse/samtaler"))
         .await
         .unwrap();
-    wait().for_element(Locator::Id("navn")).await.unwrap();
+    appear(&browser, Locator::Id("navn")).await;
     browser
         .find(Locator::Id("navn"))
         .await
@@ -120,10 +138,7 @@ async fn analyst_logs_in_filters_opens_and_downloads_csv() {
         .click()
         .await
         .unwrap();
-    wait()
-        .for_element(Locator::XPath("//h1[text()='Samtaler']"))
-        .await
-        .unwrap();
+    appear(&browser, Locator::XPath("//h1[text()='Samtaler']")).await;
     let rows = browser.find_all(Locator::Css("tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 4);
 
@@ -149,10 +164,11 @@ async fn analyst_logs_in_filters_opens_and_downloads_csv() {
         .click()
         .await
         .unwrap();
-    wait()
-        .for_element(Locator::XPath("//p[starts-with(text(), '1 samtaler')]"))
-        .await
-        .unwrap();
+    appear(
+        &browser,
+        Locator::XPath("//p[starts-with(text(), '1 samtaler')]"),
+    )
+    .await;
     let rows = browser.find_all(Locator::Css("tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 1);
     let url = browser.current_url().await.unwrap();
@@ -168,7 +184,7 @@ async fn analyst_logs_in_filters_opens_and_downloads_csv() {
         .await
         .unwrap();
     let title = format!("//h1[text()='Samtale {id}']");
-    wait().for_element(Locator::XPath(&title)).await.unwrap();
+    appear(&browser, Locator::XPath(&title)).await;
     let page = browser.source().await.unwrap();
     assert!(page.contains("skraldespanden"));
     assert!(!page.contains("12345678"));
@@ -176,10 +192,8 @@ async fn analyst_logs_in_filters_opens_and_downloads_csv() {
 
     // Back to the filtered list and download its CSV.
     browser.back().await.unwrap();
-    wait()
-        .for_element(Locator::LinkText("Hent som CSV"))
+    appear(&browser, Locator::LinkText("Hent som CSV"))
         .await
-        .unwrap()
         .click()
         .await
         .unwrap();
