@@ -97,6 +97,16 @@ impl Project {
         .context("building the knowledge index")
     }
 
+    /// The project's own dialogue configuration (`flows/`), or an error
+    /// that lists every problem with its file, line and column.
+    pub(crate) fn dialogue_config(&self) -> anyhow::Result<Arc<Config>> {
+        let config = self.config(&self.root.join("flows"))?.map_err(|e| {
+            let problems: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("the configuration has problems:\n{}", problems.join("\n"))
+        })?;
+        Ok(Arc::new(config))
+    }
+
     /// The dialogue configuration (knowledge, matcher with every channel
     /// whose model is present, flow, departments) with the flows of `flows_dir`.
     pub(crate) fn config(&self, flows_dir: &Path) -> anyhow::Result<Result<Config, ConfigError>> {

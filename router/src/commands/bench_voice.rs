@@ -91,15 +91,7 @@ pub(crate) struct BenchVoiceArgs {
 }
 
 pub(crate) fn run(project: &Project, args: &BenchVoiceArgs) -> anyhow::Result<ExitCode> {
-    let config = Arc::new(
-        project
-            .config(&project.root.join("flows"))?
-            .inspect_err(|e| {
-                for p in e.problems() {
-                    eprintln!("{p}");
-                }
-            })?,
-    );
+    let config = project.dialogue_config()?;
     let speech_config =
         SpeechConfig::danish(tts::recordings_dir(&project.root, &project.municipality));
     let (speech, _) = Speech::load(speech_config.clone(), &config.flow.recordings)?;

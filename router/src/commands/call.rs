@@ -24,7 +24,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use knowledge::Channel;
@@ -74,10 +73,7 @@ pub(crate) fn run(project: &Project, args: &CallArgs) -> anyhow::Result<ExitCode
         None => jiff::Timestamp::now(),
     };
     let clip = read_clip(&args.file)?;
-    let config = Arc::new(project.config(&project.root.join("flows"))?.map_err(|e| {
-        let problems: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the configuration has problems:\n{}", problems.join("\n"))
-    })?);
+    let config = project.dialogue_config()?;
     let heard = recognise(project, &args.asr, &clip)?.into_text();
     let raw = RawUtterance::new(heard.trim());
     let redacted = Scrubber::new().scrub(&raw);

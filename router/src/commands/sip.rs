@@ -167,15 +167,7 @@ pub(crate) async fn start(
     };
     let config = match config {
         Some(c) => c,
-        None => Arc::new(
-            project
-                .config(&project.root.join("flows"))?
-                .inspect_err(|e| {
-                    for p in e.problems() {
-                        eprintln!("{p}");
-                    }
-                })?,
-        ),
+        None => project.dialogue_config()?,
     };
     let recogniser: Arc<dyn Recognise> = if args.no_asr {
         Arc::new(NoRecogniser)
