@@ -155,13 +155,9 @@ pub(crate) fn routes(
         .route("/api/voice/calls", post(start))
         .route("/api/voice/calls/{id}/utterance", post(utterance))
         .route("/api/voice/calls/{id}/dtmf", post(dtmf))
-        .route("/api/voice/calls/{id}/no-input", post(no_input))
         .route("/api/voice/calls/{id}/sms-result", post(sms_result))
-        .route(
-            "/api/voice/calls/{id}/transfer-failed",
-            post(transfer_failed),
-        )
-        .route("/api/voice/calls/{id}/end", post(end))
+        // no-input, transfer-failed, end: events without a body.
+        .route("/api/voice/calls/{id}/{event}", post(signal))
         // The body is read with its own limit (413 with a reason below).
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(voice)
@@ -707,27 +703,27 @@ async fn dtmf(
     run_turn(voice, id, Reported::Key(key)).await
 }
 
-/// `POST /api/voice/calls/{id}/no-input`.
-async fn no_input(
+/// `POST /api/voice/calls/{id}/no-input`, `…/transfer-failed` (the
+/// platform could not carry out a `transfer` verb) and `…/end`.
+async fn signal(
     State(voice): State<Arc<Voice>>,
-    UrlPath(id): UrlPath<String>,
+    UrlPath((id, event)): UrlPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Reply>, Refusal> {
+    let reported =
+        match event.as_str() {
+            "no-input" => Reported::NoInput,
+            "transfer-failed" => Reported::TransferFailed,
+            "end" => Reported::Hangup,
+            _ => return Err(refuse(
+                StatusCode::NOT_FOUND,
+                "unknown-event",
+                "no such call event (utterance, dtmf, no-input, sms-result, transfer-failed, end)",
+            )),
+        };
     authenticated(&voice, &headers, body).await?;
-    run_turn(voice, id, Reported::NoInput).await
-}
-
-/// `POST /api/voice/calls/{id}/transfer-failed`: the platform could not
-/// carry out a `transfer` verb; the bot says the department's number.
-async fn transfer_failed(
-    State(voice): State<Arc<Voice>>,
-    UrlPath(id): UrlPath<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Reply>, Refusal> {
-    authenticated(&voice, &headers, body).await?;
-    run_turn(voice, id, Reported::TransferFailed).await
+    run_turn(voice, id, reported).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -746,17 +742,6 @@ async fn sms_result(
     let body = authenticated(&voice, &headers, body).await?;
     let result: SmsResultBody = json_body(&body, r#"{"sent": false}"#)?;
     run_turn(voice, id, Reported::SmsResult(result.sent)).await
-}
-
-/// `POST /api/voice/calls/{id}/end`.
-async fn end(
-    State(voice): State<Arc<Voice>>,
-    UrlPath(id): UrlPath<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Reply>, Refusal> {
-    authenticated(&voice, &headers, body).await?;
-    run_turn(voice, id, Reported::Hangup).await
 }
 
 #[cfg(test)]
