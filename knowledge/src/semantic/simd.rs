@@ -5,37 +5,11 @@
 //! AVX2 and FMA (asked once, then cached, through `pulp`, whose safe
 //! wrappers of the intrinsics need a token that proves the features are
 //! present, so this crate keeps `unsafe_code = forbid`), the loops use
-//! 256-bit registers; elsewhere they are plain loops. The integer product
-//! is exact either way, so both paths give bit-identical results; the f32
-//! dot product differs only in the order of its additions.
-
-/// `acc[t * rows + r] = Σ_c w[r * cols + c] · x[t * cols + c]` for the
-/// `rows = w.len() / cols` weight rows and `x.len() / cols` token rows.
-///
-/// Every weight row is read once for all tokens, two rows and up to four
-/// tokens at a time, so the weights stream through the cache once per
-/// matrix product.
-pub(crate) fn int_matmul(w: &[i8], x: &[i16], cols: usize, acc: &mut Vec<i32>) {
-    let rows = w.len() / cols;
-    let tokens = x.len() / cols;
-    acc.clear();
-    acc.resize(rows * tokens, 0);
-    #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = pulp::x86::V4::try_new() {
-        if cols.is_multiple_of(x86::v4::LANES) {
-            simd.vectorize(|| x86::v4::int_matmul(simd, w, x, cols, acc));
-            return;
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = pulp::x86::V3::try_new() {
-        if cols.is_multiple_of(x86::LANES) {
-            simd.vectorize(|| x86::int_matmul(simd, w, x, cols, acc));
-            return;
-        }
-    }
-    int_matmul_plain(w, x, cols, acc);
-}
+//! 256-bit registers; elsewhere they are plain loops. The integer dot
+//! products are exact either way, so both paths give bit-identical results;
+//! the f32 dot product differs only in the order of its additions. The
+//! encoder's matrix product, with its own weight layout and AVX-512 paths,
+//! is in `matmul.rs`.
 
 /// Rounds each row of `x` (rows of `cols`) to integers of at most
 /// `level` in magnitude, one scale per row: appends the integers to
@@ -82,38 +56,6 @@ fn quantise_rows_plain(
             // Half away from zero by truncation: `f32::round` is a call
             // on the baseline target.
             *o = (y + 0.5f32.copysign(y)) as i16;
-        }
-    }
-}
-
-/// The portable loop of [`int_matmul`]: four tokens per weight row, so
-/// the row is loaded once for the four.
-fn int_matmul_plain(w: &[i8], x: &[i16], cols: usize, acc: &mut [i32]) {
-    let rows = w.len() / cols;
-    let xs: Vec<&[i16]> = x.chunks_exact(cols).collect();
-    for (r, wr) in w.chunks_exact(cols).enumerate() {
-        let mut t = 0;
-        for group in xs.chunks_exact(4) {
-            let (x0, x1, x2, x3) = (group[0], group[1], group[2], group[3]);
-            let (mut a0, mut a1, mut a2, mut a3) = (0i32, 0i32, 0i32, 0i32);
-            for i in 0..cols {
-                let wv = i32::from(wr[i]);
-                a0 += wv * i32::from(x0[i]);
-                a1 += wv * i32::from(x1[i]);
-                a2 += wv * i32::from(x2[i]);
-                a3 += wv * i32::from(x3[i]);
-            }
-            for (k, a) in [a0, a1, a2, a3].into_iter().enumerate() {
-                acc[(t + k) * rows + r] = a;
-            }
-            t += 4;
-        }
-        for (k, xr) in xs[t..].iter().enumerate() {
-            acc[(t + k) * rows + r] = wr
-                .iter()
-                .zip(*xr)
-                .map(|(&a, &b)| i32::from(a) * i32::from(b))
-                .sum();
         }
     }
 }
@@ -213,86 +155,11 @@ fn exp_non_positive(y: f32) -> f32 {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use core::arch::x86_64::{__m128i, __m256, __m256i};
+    use core::arch::x86_64::{__m256, __m256i};
     use pulp::x86::V3;
 
     /// Columns per step: 16 weights widened to 16-bit lanes.
     pub(super) const LANES: usize = 16;
-
-    #[inline(always)]
-    pub(super) fn int_matmul(simd: V3, w: &[i8], x: &[i16], cols: usize, acc: &mut [i32]) {
-        let rows = w.len() / cols;
-        let tokens = x.len() / cols;
-        let mut r = 0;
-        while r < rows {
-            let pair = if r + 2 <= rows { 2 } else { 1 };
-            let mut t = 0;
-            while t < tokens {
-                let group = (tokens - t).min(4);
-                let w_rows = &w[r * cols..(r + pair) * cols];
-                let x_rows = &x[t * cols..(t + group) * cols];
-                let mut out = [[0i32; 4]; 2];
-                match (pair, group) {
-                    (2, 4) => block::<2, 4>(simd, w_rows, x_rows, cols, &mut out),
-                    (2, 3) => block::<2, 3>(simd, w_rows, x_rows, cols, &mut out),
-                    (2, 2) => block::<2, 2>(simd, w_rows, x_rows, cols, &mut out),
-                    (2, _) => block::<2, 1>(simd, w_rows, x_rows, cols, &mut out),
-                    (_, 4) => block::<1, 4>(simd, w_rows, x_rows, cols, &mut out),
-                    (_, 3) => block::<1, 3>(simd, w_rows, x_rows, cols, &mut out),
-                    (_, 2) => block::<1, 2>(simd, w_rows, x_rows, cols, &mut out),
-                    (_, _) => block::<1, 1>(simd, w_rows, x_rows, cols, &mut out),
-                }
-                for (dr, row) in out.iter().enumerate().take(pair) {
-                    for (dt, &v) in row.iter().enumerate().take(group) {
-                        acc[(t + dt) * rows + r + dr] = v;
-                    }
-                }
-                t += group;
-            }
-            r += pair;
-        }
-    }
-
-    /// `R` weight rows against `T` token rows: `R × T` accumulators of
-    /// eight 32-bit sums; each step widens 16 weights per row to 16 bits
-    /// and multiplies-and-adds pairs (`vpmaddwd`), which is exact here
-    /// (8-bit × 12-bit products, at most 1,536 of them per sum).
-    #[inline(always)]
-    fn block<const R: usize, const T: usize>(
-        simd: V3,
-        w: &[i8],
-        x: &[i16],
-        cols: usize,
-        out: &mut [[i32; 4]; 2],
-    ) {
-        let steps = cols / LANES;
-        let wr: [&[[i8; LANES]]; R] = core::array::from_fn(|i| {
-            &pulp::as_arrays::<LANES, i8>(&w[i * cols..(i + 1) * cols]).0[..steps]
-        });
-        let xr: [&[[i16; LANES]]; T] = core::array::from_fn(|i| {
-            &pulp::as_arrays::<LANES, i16>(&x[i * cols..(i + 1) * cols]).0[..steps]
-        });
-        let zero = simd.avx._mm256_setzero_si256();
-        let mut sums = [[zero; T]; R];
-        for k in 0..steps {
-            let wv: [__m256i; R] = core::array::from_fn(|i| {
-                simd.avx2
-                    ._mm256_cvtepi8_epi16(pulp::cast::<[i8; LANES], __m128i>(wr[i][k]))
-            });
-            for t in 0..T {
-                let xv: __m256i = pulp::cast(xr[t][k]);
-                for i in 0..R {
-                    let p = simd.avx2._mm256_madd_epi16(wv[i], xv);
-                    sums[i][t] = simd.avx2._mm256_add_epi32(sums[i][t], p);
-                }
-            }
-        }
-        for i in 0..R {
-            for t in 0..T {
-                out[i][t] = hsum_i32(simd, sums[i][t]);
-            }
-        }
-    }
 
     #[inline(always)]
     pub(super) fn dot_rows(simd: V3, q: &[i16], rows: &[i16], sums: &mut [i32]) {
@@ -310,92 +177,6 @@ mod x86 {
                 s[k % 2] = simd.avx2._mm256_add_epi32(s[k % 2], p);
             }
             *sum = hsum_i32(simd, simd.avx2._mm256_add_epi32(s[0], s[1]));
-        }
-    }
-
-    /// The same kernel with 512-bit registers (AVX-512 F and BW).
-    pub(super) mod v4 {
-        use core::arch::x86_64::{__m256i, __m512i};
-        use pulp::x86::V4;
-
-        /// Columns per step: 32 weights widened to 16-bit lanes.
-        pub(in super::super) const LANES: usize = 32;
-
-        #[inline(always)]
-        pub(in super::super) fn int_matmul(
-            simd: V4,
-            w: &[i8],
-            x: &[i16],
-            cols: usize,
-            acc: &mut [i32],
-        ) {
-            let rows = w.len() / cols;
-            let tokens = x.len() / cols;
-            let mut r = 0;
-            while r < rows {
-                let pair = if r + 2 <= rows { 2 } else { 1 };
-                let mut t = 0;
-                while t < tokens {
-                    let group = (tokens - t).min(4);
-                    let w_rows = &w[r * cols..(r + pair) * cols];
-                    let x_rows = &x[t * cols..(t + group) * cols];
-                    let mut out = [[0i32; 4]; 2];
-                    match (pair, group) {
-                        (2, 4) => block::<2, 4>(simd, w_rows, x_rows, cols, &mut out),
-                        (2, 3) => block::<2, 3>(simd, w_rows, x_rows, cols, &mut out),
-                        (2, 2) => block::<2, 2>(simd, w_rows, x_rows, cols, &mut out),
-                        (2, _) => block::<2, 1>(simd, w_rows, x_rows, cols, &mut out),
-                        (_, 4) => block::<1, 4>(simd, w_rows, x_rows, cols, &mut out),
-                        (_, 3) => block::<1, 3>(simd, w_rows, x_rows, cols, &mut out),
-                        (_, 2) => block::<1, 2>(simd, w_rows, x_rows, cols, &mut out),
-                        (_, _) => block::<1, 1>(simd, w_rows, x_rows, cols, &mut out),
-                    }
-                    for (dr, row) in out.iter().enumerate().take(pair) {
-                        for (dt, &v) in row.iter().enumerate().take(group) {
-                            acc[(t + dt) * rows + r + dr] = v;
-                        }
-                    }
-                    t += group;
-                }
-                r += pair;
-            }
-        }
-
-        #[inline(always)]
-        fn block<const R: usize, const T: usize>(
-            simd: V4,
-            w: &[i8],
-            x: &[i16],
-            cols: usize,
-            out: &mut [[i32; 4]; 2],
-        ) {
-            let steps = cols / LANES;
-            let wr: [&[[i8; LANES]]; R] = core::array::from_fn(|i| {
-                &pulp::as_arrays::<LANES, i8>(&w[i * cols..(i + 1) * cols]).0[..steps]
-            });
-            let xr: [&[[i16; LANES]]; T] = core::array::from_fn(|i| {
-                &pulp::as_arrays::<LANES, i16>(&x[i * cols..(i + 1) * cols]).0[..steps]
-            });
-            let zero = simd.avx512f._mm512_setzero_si512();
-            let mut sums = [[zero; T]; R];
-            for k in 0..steps {
-                let wv: [__m512i; R] = core::array::from_fn(|i| {
-                    simd.avx512bw
-                        ._mm512_cvtepi8_epi16(pulp::cast::<[i8; LANES], __m256i>(wr[i][k]))
-                });
-                for t in 0..T {
-                    let xv: __m512i = pulp::cast(xr[t][k]);
-                    for i in 0..R {
-                        let p = simd.avx512bw._mm512_madd_epi16(wv[i], xv);
-                        sums[i][t] = simd.avx512f._mm512_add_epi32(sums[i][t], p);
-                    }
-                }
-            }
-            for i in 0..R {
-                for t in 0..T {
-                    out[i][t] = simd.avx512f._mm512_reduce_add_epi32(sums[i][t]);
-                }
-            }
         }
     }
 
@@ -457,27 +238,6 @@ mod tests {
                 ((s >> 33) as i32).rem_euclid(2 * range + 1) - range
             })
             .collect()
-    }
-
-    #[test]
-    fn int_matmul_equals_the_plain_loop_for_every_shape() {
-        for (rows, cols) in [(7, 48), (384, 384), (3, 1536), (5, 40)] {
-            let w: Vec<i8> = values(rows * cols, 1, 127)
-                .into_iter()
-                .map(|v| v as i8)
-                .collect();
-            for tokens in 1..=9 {
-                let x: Vec<i16> = values(tokens * cols, tokens as u64, 2047)
-                    .into_iter()
-                    .map(|v| v as i16)
-                    .collect();
-                let mut fast = Vec::new();
-                int_matmul(&w, &x, cols, &mut fast);
-                let mut plain = vec![0; rows * tokens];
-                int_matmul_plain(&w, &x, cols, &mut plain);
-                assert_eq!(fast, plain, "{rows}×{cols}, {tokens} tokens");
-            }
-        }
     }
 
     #[test]
