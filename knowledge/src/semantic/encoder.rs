@@ -135,13 +135,8 @@ fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Vec<i32>, y: &mut 
 }
 
 /// `x = layernorm(x + y)` row by row.
-fn add_norm(
-    x: &mut [f32],
-    y: Option<&[f32]>,
-    (w, b): &(Vec<f32>, Vec<f32>),
-    width: usize,
-    eps: f32,
-) {
+fn add_norm(x: &mut [f32], y: Option<&[f32]>, (w, b): &(Vec<f32>, Vec<f32>), eps: f32) {
+    let width = w.len();
     for (t, row) in x.chunks_exact_mut(width).enumerate() {
         if let Some(y) = y {
             for (r, v) in row.iter_mut().zip(&y[t * width..(t + 1) * width]) {
@@ -241,10 +236,9 @@ impl Encoder {
                 *o += p + ty;
             }
         }
-        add_norm(&mut x, None, &self.norm, h, self.eps);
+        add_norm(&mut x, None, &self.norm, self.eps);
 
-        let hd = h / self.heads;
-        let scale = 1.0 / (hd as f32).sqrt();
+        let scale = 1.0 / ((h / self.heads) as f32).sqrt();
         let mut quant = Quantised::new();
         let (mut q, mut k, mut v, mut ctx, mut tmp, mut mid) = (
             Vec::new(),
@@ -254,51 +248,24 @@ impl Encoder {
             Vec::new(),
             Vec::new(),
         );
-        let mut prob = vec![0.0f32; n];
+        let mut prob = Vec::new();
         let mut acc = Vec::new();
         for layer in &self.layers {
             quant.fill(&x, h);
             matmul(&layer.q, &layer.q_bias, &quant, &mut acc, &mut q);
             matmul(&layer.k, &layer.k_bias, &quant, &mut acc, &mut k);
             matmul(&layer.v, &layer.v_bias, &quant, &mut acc, &mut v);
-            for t in 0..n {
-                for head in 0..self.heads {
-                    let off = head * hd;
-                    let qh = &q[t * h + off..t * h + off + hd];
-                    let mut max = f32::NEG_INFINITY;
-                    for (s, p) in prob.iter_mut().enumerate() {
-                        let kh = &k[s * h + off..s * h + off + hd];
-                        let d = simd::dot_f32(qh, kh) * scale;
-                        *p = d;
-                        max = max.max(d);
-                    }
-                    let mut sum = 0.0;
-                    for p in prob.iter_mut() {
-                        *p = (*p - max).exp();
-                        sum += *p;
-                    }
-                    let inv = 1.0 / sum;
-                    let out = &mut ctx[t * h + off..t * h + off + hd];
-                    out.fill(0.0);
-                    for (s, p) in prob.iter().enumerate() {
-                        let vh = &v[s * h + off..s * h + off + hd];
-                        let p = p * inv;
-                        for (o, vv) in out.iter_mut().zip(vh) {
-                            *o += p * vv;
-                        }
-                    }
-                }
-            }
+            simd::attention(&q, &k, &v, n, self.heads, scale, &mut prob, &mut ctx);
             quant.fill(&ctx, h);
             matmul(&layer.out, &layer.out_bias, &quant, &mut acc, &mut tmp);
-            add_norm(&mut x, Some(&tmp), &layer.attn_norm, h, self.eps);
+            add_norm(&mut x, Some(&tmp), &layer.attn_norm, self.eps);
             quant.fill(&x, h);
             matmul(&layer.up, &layer.up_bias, &quant, &mut acc, &mut mid);
             simd::gelu_in_place(&mut mid);
             debug_assert_eq!(mid.len(), n * self.ff);
             quant.fill(&mid, self.ff);
             matmul(&layer.down, &layer.down_bias, &quant, &mut acc, &mut tmp);
-            add_norm(&mut x, Some(&tmp), &layer.out_norm, h, self.eps);
+            add_norm(&mut x, Some(&tmp), &layer.out_norm, self.eps);
         }
         let mut mean = vec![0.0f32; h];
         for row in x.chunks_exact(h) {

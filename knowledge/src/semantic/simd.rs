@@ -103,6 +103,133 @@ pub(crate) fn quantise_level(dim: usize) -> f32 {
     level.min(2047.0) as f32
 }
 
+/// Self-attention over `n` tokens (rows of `q`, `k`, `v` of `heads`
+/// heads side by side): for every token and head, `ctx = softmax(q·kᵀ ·
+/// scale) · v`. `prob` is scratch space.
+///
+/// One call for the whole layer, so that the dispatch happens once rather
+/// than once per pair of tokens and head; the arithmetic, its order
+/// included, is that of [`dot_f32`] and libm's `exp`, so embeddings do not
+/// change.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    n: usize,
+    heads: usize,
+    scale: f32,
+    prob: &mut Vec<f32>,
+    ctx: &mut [f32],
+) {
+    prob.clear();
+    prob.resize(n, 0.0);
+    let shape = Shape { n, heads, scale };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        let run = Attention {
+            simd,
+            q,
+            k,
+            v,
+            shape,
+            prob,
+            ctx,
+        };
+        return simd.vectorize(run);
+    }
+    attention_with(
+        |a, b| a.iter().zip(b).map(|(x, y)| x * y).sum(),
+        q,
+        k,
+        v,
+        shape,
+        prob,
+        ctx,
+    );
+}
+
+#[derive(Clone, Copy)]
+struct Shape {
+    n: usize,
+    heads: usize,
+    scale: f32,
+}
+
+/// [`attention`]'s arguments, run with an always-inlined `call` so that
+/// the loops are compiled for the dispatched features (a closure may be
+/// left out of line, without them).
+#[cfg(target_arch = "x86_64")]
+struct Attention<'a> {
+    simd: pulp::x86::V3,
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+    shape: Shape,
+    prob: &'a mut [f32],
+    ctx: &'a mut [f32],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl pulp::NullaryFnOnce for Attention<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn call(self) {
+        let simd = self.simd;
+        attention_with(
+            |a, b| x86::dot_f32(simd, a, b),
+            self.q,
+            self.k,
+            self.v,
+            self.shape,
+            self.prob,
+            self.ctx,
+        );
+    }
+}
+
+#[inline(always)]
+fn attention_with(
+    dot: impl Fn(&[f32], &[f32]) -> f32,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    Shape { n, heads, scale }: Shape,
+    prob: &mut [f32],
+    ctx: &mut [f32],
+) {
+    let h = q.len() / n.max(1);
+    let hd = h / heads.max(1);
+    for t in 0..n {
+        for head in 0..heads {
+            let off = head * hd;
+            let qh = &q[t * h + off..t * h + off + hd];
+            let mut max = f32::NEG_INFINITY;
+            for (s, p) in prob.iter_mut().enumerate() {
+                let d = dot(qh, &k[s * h + off..s * h + off + hd]) * scale;
+                *p = d;
+                max = max.max(d);
+            }
+            let mut sum = 0.0;
+            for p in prob.iter_mut() {
+                *p = (*p - max).exp();
+                sum += *p;
+            }
+            let inv = 1.0 / sum;
+            let out = &mut ctx[t * h + off..t * h + off + hd];
+            out.fill(0.0);
+            for (s, p) in prob.iter().enumerate() {
+                let vh = &v[s * h + off..s * h + off + hd];
+                let p = p * inv;
+                for (o, vv) in out.iter_mut().zip(vh) {
+                    *o += p * vv;
+                }
+            }
+        }
+    }
+}
+
 /// GELU (the exact form, `x/2 · (1 + erf(x/√2))`) of every value, in place.
 ///
 /// `erf` is the Abramowitz–Stegun rational approximation 7.1.26 (absolute
@@ -271,6 +398,48 @@ mod tests {
         assert_eq!(sums, plain);
         assert!(2047.0 * 2047.0 * dim as f64 <= f64::from(i32::MAX));
         assert_eq!(quantise_level(dim), 2047.0);
+    }
+
+    #[test]
+    fn attention_agrees_with_a_double_precision_softmax() {
+        let (n, heads, hd) = (5, 3, 32);
+        let h = heads * hd;
+        let make = |seed| -> Vec<f32> {
+            values(n * h, seed, 1000)
+                .into_iter()
+                .map(|v| v as f32 / 250.0)
+                .collect()
+        };
+        let (q, k, v) = (make(11), make(12), make(13));
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut ctx = vec![0.0; n * h];
+        attention(&q, &k, &v, n, heads, scale, &mut Vec::new(), &mut ctx);
+        for t in 0..n {
+            for head in 0..heads {
+                let off = head * hd;
+                let scores: Vec<f64> = (0..n)
+                    .map(|s| {
+                        (0..hd)
+                            .map(|i| f64::from(q[t * h + off + i]) * f64::from(k[s * h + off + i]))
+                            .sum::<f64>()
+                            * f64::from(scale)
+                    })
+                    .collect();
+                let max = scores.iter().fold(f64::NEG_INFINITY, |m, &s| m.max(s));
+                let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                for i in 0..hd {
+                    let want: f64 = (0..n)
+                        .map(|s| e[s] / sum * f64::from(v[s * h + off + i]))
+                        .sum();
+                    let got = f64::from(ctx[t * h + off + i]);
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "token {t} head {head}: {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
