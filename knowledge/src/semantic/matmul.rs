@@ -228,9 +228,9 @@ fn store(out: &mut [i32], g: usize, sums: &[i32; GROUP]) {
 }
 
 /// Splits `tokens` into runs of at most `max`, as even as can be, so that
-/// a dozen tokens run as 6 + 6 rather than 6 + 6 + 1... (4 + 4 + 4 for 12
-/// with `max` 5).
+/// 13 tokens run as 4 + 4 + 5 rather than 6 + 6 + 1.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn runs(tokens: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
     let count = tokens.div_ceil(max).max(1);
     (0..count).map(move |i| {
