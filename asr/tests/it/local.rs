@@ -15,6 +15,8 @@ fn danish_speech_at_16khz_is_recognised() {
     assert_eq!(t.backend, Backend::Local);
     let text = t.text().to_lowercase();
     assert!(text.contains("sundhedskort"), "heard {text:?}");
+    // A sentence that ends is decoded once: no fallback round for it.
+    assert_eq!(t.decodes, 1);
 }
 
 #[test]
@@ -131,4 +133,47 @@ fn silence_gives_little_or_no_text() {
         "heard {:?}",
         t.text()
     );
+}
+
+#[test]
+fn repetitive_input_ends_within_the_token_cap_and_round_cap() {
+    let local = LocalRecognizer::start(config()).unwrap();
+    // The shapes that send a decoder into a loop: one word over and over,
+    // and a buzz repeated with gaps (a line fault), each 8 seconds.
+    let mut words = danish(&["pas"; 16].join(" "), asr::SAMPLE_RATE);
+    words.resize(8 * asr::SAMPLE_RATE as usize, 0);
+    let buzz: Vec<i16> = (0..8 * asr::SAMPLE_RATE as usize)
+        .map(|i| {
+            if i % 4_000 < 1_600 {
+                ((i * 7_919 % 4_001) as i32 - 2_000) as i16 * 4
+            } else {
+                0
+            }
+        })
+        .collect();
+    for samples in [words, buzz] {
+        let t = local.transcribe_blocking(&AudioClip::new(samples)).unwrap();
+        // One decoding plus at most the default two fallback rounds.
+        assert!((1..=3).contains(&t.decodes), "{t:?}");
+        // The cap for 8 s is 16 + 8 × 8 = 80 tokens; a word is at least
+        // one token, and runs repeated more than three times are cut.
+        let n = t.text().split_whitespace().count();
+        assert!(n <= 80, "{n} words: {:?}", t.text());
+        assert!(
+            !t.text().to_lowercase().contains("pas pas pas pas"),
+            "heard {:?}",
+            t.text()
+        );
+    }
+}
+
+#[test]
+fn fallback_off_decodes_once() {
+    let mut c = config();
+    c.temperature_step = 0.0;
+    let local = LocalRecognizer::start(c).unwrap();
+    let mut words = danish(&["pas"; 16].join(" "), asr::SAMPLE_RATE);
+    words.resize(8 * asr::SAMPLE_RATE as usize, 0);
+    let t = local.transcribe_blocking(&AudioClip::new(words)).unwrap();
+    assert_eq!(t.decodes, 1);
 }

@@ -35,10 +35,14 @@ pub(crate) struct AsrOptions {
     /// CPU threads used for one utterance.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Temperature step of Whisper's fallback decoding when a result looks
-    /// unreliable; 0 decodes once.
+    /// Temperature step of the fallback decoding, run only when a result
+    /// looks like a repetition loop (token cap reached, or a few tokens
+    /// over and over); 0 decodes once.
     #[arg(long, default_value_t = 0.2)]
     temperature_step: f32,
+    /// Most fallback decodings after the first one.
+    #[arg(long, default_value_t = 2)]
+    fallback_rounds: u32,
     /// An OpenAI-compatible transcription server (base URL); the local
     /// model is the fallback when it fails or is slow.
     #[arg(long)]
@@ -57,6 +61,7 @@ impl AsrOptions {
         let mut config = WhisperConfig::new(model);
         config.threads_per_slot = self.threads;
         config.temperature_step = self.temperature_step;
+        config.max_fallback_rounds = self.fallback_rounds;
         config.prompt = self.prompt_text(project)?;
         Ok(config)
     }
