@@ -86,6 +86,12 @@ pub struct WhisperConfig {
     /// Most fallback rounds after the first decoding; each decodes the
     /// utterance again, so this bounds the cost of a looping decoder.
     pub max_fallback_rounds: u32,
+    /// Also decode again when the model is merely unsure (average
+    /// log-probability below -1 while the audio is speech), as whisper.cpp's
+    /// own fallback does. Off by default: it costs time on most telephone
+    /// utterances and is no guard against loops; a municipality that values
+    /// a few more words right over answer time can turn it on.
+    pub retry_unsure: bool,
 }
 
 impl WhisperConfig {
@@ -103,6 +109,7 @@ impl WhisperConfig {
             no_speech_threshold: 0.6,
             temperature_step: 0.2,
             max_fallback_rounds: 2,
+            retry_unsure: false,
         }
     }
 }
@@ -334,6 +341,22 @@ struct Decoded {
     /// Whether the decoder reached end-of-text (rather than the token cap).
     /// A segment dropped as no speech counts as ended.
     ended: bool,
+    /// Mean log-probability of the decoded tokens (end-of-text included,
+    /// as whisper.cpp counts it); 0 when nothing was decoded.
+    avg_logprob: f32,
+    /// The model's probability that the audio holds no speech.
+    no_speech: f32,
+}
+
+impl Decoded {
+    /// Whether to decode again: a loop always, an unsure result only when
+    /// asked to (whisper.cpp's log-probability rule, thresholds as there).
+    fn needs_retry(&self, config: &WhisperConfig) -> bool {
+        looks_like_loop(&self.tokens, self.ended)
+            || (config.retry_unsure
+                && self.avg_logprob < -1.0
+                && self.no_speech < config.no_speech_threshold)
+    }
 }
 
 /// The temperatures of the fallback rounds: `step`, `2 × step`, … at most
@@ -396,7 +419,7 @@ fn run(
     let mut decoded = decode(state, config, eot, &audio, 0.0)?;
     let mut decodes = 1;
     for t in fallback_temperatures(config.temperature_step, config.max_fallback_rounds) {
-        if !looks_like_loop(&decoded.tokens, decoded.ended) {
+        if !decoded.needs_retry(config) {
             break;
         }
         decoded = decode(state, config, eot, &audio, t)?;
@@ -451,16 +474,22 @@ fn decode(
         text: String::new(),
         tokens: Vec::new(),
         ended: true,
+        avg_logprob: 0.0,
+        no_speech: 0.0,
     };
+    let (mut logprob_sum, mut counted) = (0.0f32, 0u32);
     for i in 0..state.full_n_segments() {
         if let Some(segment) = state.get_segment(i) {
             if let Ok(s) = segment.to_str_lossy() {
                 decoded.text.push_str(&s);
             }
             let mut ended = false;
+            decoded.no_speech = segment.no_speech_probability();
             for j in 0..segment.n_tokens() {
                 if let Some(token) = segment.get_token(j) {
                     let id = token.token_id();
+                    logprob_sum += token.token_data().plog;
+                    counted += 1;
                     if id == eot {
                         ended = true;
                     } else if id < eot {
@@ -470,6 +499,9 @@ fn decode(
             }
             decoded.ended = ended;
         }
+    }
+    if counted > 0 {
+        decoded.avg_logprob = logprob_sum / counted as f32;
     }
     Ok(decoded)
 }

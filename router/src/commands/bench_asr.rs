@@ -213,11 +213,12 @@ fn quality(project: &Project, args: &BenchAsrArgs, file: &Path) -> anyhow::Resul
     }
     let mut config = args.asr.whisper_config(project)?;
     println!(
-        "recognition quality: {} questions from {} spoken by espeak-ng -v da (synthetic speech, not callers), 8 kHz µ-law line, {} ({} threads, loop fallback: temperature step {}, at most {} rounds)",
+        "recognition quality: {} questions from {} spoken by espeak-ng -v da (synthetic speech, not callers), 8 kHz µ-law line, {} ({} threads, fallback on loops{}: temperature step {}, at most {} rounds)",
         lines.len(),
         file.display(),
         config.model.display(),
         config.threads_per_slot,
+        if config.retry_unsure { " and unsure results" } else { "" },
         config.temperature_step,
         config.max_fallback_rounds
     );
@@ -264,7 +265,7 @@ fn quality(project: &Project, args: &BenchAsrArgs, file: &Path) -> anyhow::Resul
             );
         }
         println!(
-            "  word error rate {:.1} % ({errors}/{reference_words}), topic right {topics_right}/{} ({:.0} %), real-time factor {:.2} over {:.0} s of audio, {retried} decoded again as loops",
+            "  word error rate {:.1} % ({errors}/{reference_words}), topic right {topics_right}/{} ({:.0} %), real-time factor {:.2} over {:.0} s of audio, {retried} decoded again",
             100.0 * errors as f64 / reference_words.max(1) as f64,
             lines.len(),
             100.0 * topics_right as f64 / lines.len().max(1) as f64,

@@ -114,11 +114,14 @@ pub(crate) fn run(project: &Project, args: &BenchVoiceArgs) -> anyhow::Result<Ex
         let mut whisper = args.asr.whisper_config(project)?;
         whisper.slots = args.slots;
         println!(
-            "\nvoice benchmark, speech: espeak-ng -v da questions as 8 kHz PCMU → {} ({} slot(s) × {} thread(s), audio context cut: {}), end of speech after {} ms of silence",
+            "\nvoice benchmark, speech: espeak-ng -v da questions as 8 kHz PCMU → {} ({} slot(s) × {} thread(s), audio context cut: {}, decoded again on loops{}: temperature step {}, at most {} rounds), end of speech after {} ms of silence",
             whisper.model.display(),
             whisper.slots,
             whisper.threads_per_slot,
             whisper.cut_audio_context,
+            if whisper.retry_unsure { " and unsure results" } else { "" },
+            whisper.temperature_step,
+            whisper.max_fallback_rounds,
             config.flow.end_of_speech.as_millis()
         );
         let local = asr::LocalRecognizer::start(whisper)?;
@@ -495,7 +498,7 @@ fn report(concurrency: usize, results: &[SpeechResult], recognised: &[Recognised
     let mut audio: Vec<u64> = recognised.iter().map(|r| r.audio_ms).collect();
     audio.sort();
     println!(
-        "    recogniser: {} utterances (median {:.2} s of audio), inference median {:.0} ms, max {:.0} ms, real-time factor median {:.2}, max {:.2}; slot wait median {:.0} ms, max {:.0} ms; {} refused as overloaded; {} decoded again as loops",
+        "    recogniser: {} utterances (median {:.2} s of audio), inference median {:.0} ms, max {:.0} ms, real-time factor median {:.2}, max {:.2}; slot wait median {:.0} ms, max {:.0} ms; {} refused as overloaded; {} decoded again",
         recognised.len(),
         audio.get(audio.len() / 2).copied().unwrap_or(0) as f64 / 1000.0,
         ms(pick(&inference, 0.5)),

@@ -43,6 +43,10 @@ pub(crate) struct AsrOptions {
     /// Most fallback decodings after the first one.
     #[arg(long, default_value_t = 2)]
     fallback_rounds: u32,
+    /// Also decode again when a result is merely unsure (whisper.cpp's
+    /// log-probability rule); slower on most telephone speech.
+    #[arg(long)]
+    retry_unsure: bool,
     /// An OpenAI-compatible transcription server (base URL); the local
     /// model is the fallback when it fails or is slow.
     #[arg(long)]
@@ -62,6 +66,7 @@ impl AsrOptions {
         config.threads_per_slot = self.threads;
         config.temperature_step = self.temperature_step;
         config.max_fallback_rounds = self.fallback_rounds;
+        config.retry_unsure = self.retry_unsure;
         config.prompt = self.prompt_text(project)?;
         Ok(config)
     }
