@@ -82,6 +82,9 @@ pub struct Transcript {
     /// Time from taking a slot (or sending the request) to the text.
     pub elapsed: Duration,
     pub backend: Backend,
+    /// Decodings the local model ran (1, plus its fallback rounds when the
+    /// first result looked like a repetition loop); 0 for the remote one.
+    pub decodes: u32,
 }
 
 impl std::fmt::Debug for Transcript {
@@ -91,6 +94,7 @@ impl std::fmt::Debug for Transcript {
             .field("audio_ms", &self.audio_ms)
             .field("elapsed", &self.elapsed)
             .field("backend", &self.backend)
+            .field("decodes", &self.decodes)
             .finish()
     }
 }
@@ -175,6 +179,7 @@ mod tests {
             audio_ms: 2000,
             elapsed: Duration::from_millis(500),
             backend: Backend::Local,
+            decodes: 1,
         };
         let shown = format!("{t:?}");
         assert!(!shown.contains("cpr"), "{shown}");

@@ -137,6 +137,7 @@ impl RemoteRecognizer {
             audio_ms: clip.duration_ms(),
             elapsed: started.elapsed(),
             backend: Backend::Remote,
+            decodes: 0,
         })
     }
 }

@@ -16,10 +16,31 @@
 //!
 //! Language fixed to Danish, a staff-editable domain prompt, no timestamps,
 //! one segment. Short utterances get an encoder audio context cut to their
-//! length (Whisper's encoder otherwise always processes 30 s). Repetition
-//! loops are guarded by a token cap, whisper.cpp's temperature fallback
-//! (entropy and log-probability thresholds) and its no-speech threshold,
-//! and any word run repeated more than three times is cut afterwards.
+//! length (Whisper's encoder otherwise always processes 30 s).
+//!
+//! The decoding policy guards against repetition loops, and only against
+//! them. Each utterance is decoded once, greedily at temperature 0, within
+//! a token cap that follows its length. whisper.cpp's own temperature
+//! fallback is off: it retries when the result *looks like a loop* (the
+//! entropy of the last 32 tokens below 2.4) but also whenever the average
+//! log-probability is below -1, that is whenever the model is merely
+//! unsure, and each retry decodes again with two sampled decoders, up to
+//! five times. Synthetic and telephone speech is often "unsure", and those
+//! retries rarely changed the words while they cost a third of the answer
+//! time. An unsure transcript is the matcher's and the dialogue's concern
+//! (confidence, "Handler det om …?", the key menu), not the decoder's.
+//!
+//! So the loop check is ours ([`looks_like_loop`]): the decoder ran into
+//! the token cap without reaching end-of-text (8 tokens a second is more
+//! than Danish speech holds), or, like whisper.cpp's check, more than 32
+//! tokens with an entropy below 2.4. Only then is the utterance decoded
+//! again, at temperature `temperature_step`, `2 × temperature_step`, …
+//! with two sampled decoders, at most `max_fallback_rounds` times; the
+//! first result that is not a loop wins, else the last. The log-probability
+//! threshold stays at -1 because whisper.cpp also uses it for the
+//! no-speech decision (a segment is dropped when its no-speech probability
+//! is above the threshold *and* its average log-probability below -1).
+//! Finally any word run repeated more than three times is cut.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -29,6 +50,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+    WhisperTokenId,
 };
 
 use crate::{AsrError, AudioClip, Backend, Transcript, SAMPLE_RATE};
@@ -57,11 +79,19 @@ pub struct WhisperConfig {
     pub max_tokens: u32,
     /// Above this no-speech probability whisper.cpp drops a segment.
     pub no_speech_threshold: f32,
-    /// Temperature added on each fallback retry when the decoded text looks
-    /// unreliable (entropy or log-probability thresholds); 0 turns the
-    /// fallback off. Each retry decodes again, so on hard audio it can
-    /// multiply the recognition time.
+    /// Temperature added on each fallback round, run only when the decoded
+    /// text looks like a repetition loop (see the module documentation); 0
+    /// turns the fallback off.
     pub temperature_step: f32,
+    /// Most fallback rounds after the first decoding; each decodes the
+    /// utterance again, so this bounds the cost of a looping decoder.
+    pub max_fallback_rounds: u32,
+    /// Also decode again when the model is merely unsure (average
+    /// log-probability below -1 while the audio is speech), as whisper.cpp's
+    /// own fallback does. Off by default: it costs time on most telephone
+    /// utterances and is no guard against loops; a municipality that values
+    /// a few more words right over answer time can turn it on.
+    pub retry_unsure: bool,
 }
 
 impl WhisperConfig {
@@ -78,6 +108,8 @@ impl WhisperConfig {
             max_tokens: 96,
             no_speech_threshold: 0.6,
             temperature_step: 0.2,
+            max_fallback_rounds: 2,
+            retry_unsure: false,
         }
     }
 }
@@ -148,9 +180,10 @@ impl LocalRecognizer {
             let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
             let receiver = Arc::clone(&receiver);
             let slot_config = config.clone();
+            let eot = ctx.token_eot();
             std::thread::Builder::new()
                 .name(format!("whisper-slot-{slot}"))
-                .spawn(move || worker(state, slot_config, receiver, ready_tx))
+                .spawn(move || worker(state, slot_config, eot, receiver, ready_tx))
                 .map_err(|e| AsrError::Model {
                     reason: format!("cannot start a recognition thread: {e}"),
                 })?;
@@ -249,6 +282,7 @@ impl LocalRecognizer {
 fn worker(
     mut state: WhisperState,
     config: WhisperConfig,
+    eot: WhisperTokenId,
     jobs: Arc<Mutex<Receiver<Job>>>,
     ready: SyncSender<Result<(), AsrError>>,
 ) {
@@ -257,7 +291,7 @@ fn worker(
     let warm: Vec<f32> = (0..SAMPLE_RATE)
         .map(|i| ((i * 7919 % 200) as f32 - 100.0) / 100_000.0)
         .collect();
-    let warmed = run(&mut state, &config, &warm).map(|_| ());
+    let warmed = run(&mut state, &config, eot, &warm).map(|_| ());
     let failed = warmed.is_err();
     let _ = ready.send(warmed);
     if failed {
@@ -272,11 +306,12 @@ fn worker(
             }
         };
         let started = Instant::now();
-        let result = run(&mut state, &config, &job.audio).map(|text| Transcript {
+        let result = run(&mut state, &config, eot, &job.audio).map(|(text, decodes)| Transcript {
             text,
             audio_ms: job.audio_ms,
             elapsed: started.elapsed(),
             backend: Backend::Local,
+            decodes,
         });
         let _ = job.reply.send(result);
     }
@@ -298,11 +333,81 @@ fn token_cap(max: u32, samples: usize) -> i32 {
     i32::try_from(seconds.saturating_mul(8).saturating_add(16).min(max)).unwrap_or(i32::MAX)
 }
 
+/// One decoding's outcome.
+struct Decoded {
+    text: String,
+    /// Text tokens (ids below end-of-text), in order.
+    tokens: Vec<WhisperTokenId>,
+    /// Whether the decoder reached end-of-text (rather than the token cap).
+    /// A segment dropped as no speech counts as ended.
+    ended: bool,
+    /// Mean log-probability of the decoded tokens (end-of-text included,
+    /// as whisper.cpp counts it); 0 when nothing was decoded.
+    avg_logprob: f32,
+    /// The model's probability that the audio holds no speech.
+    no_speech: f32,
+}
+
+impl Decoded {
+    /// Whether to decode again: a loop always, an unsure result only when
+    /// asked to (whisper.cpp's log-probability rule, thresholds as there).
+    fn needs_retry(&self, config: &WhisperConfig) -> bool {
+        looks_like_loop(&self.tokens, self.ended)
+            || (config.retry_unsure
+                && self.avg_logprob < -1.0
+                && self.no_speech < config.no_speech_threshold)
+    }
+}
+
+/// The temperatures of the fallback rounds: `step`, `2 × step`, … at most
+/// `rounds` of them and none above 1 (whisper.cpp's range); empty when the
+/// step is 0.
+fn fallback_temperatures(step: f32, rounds: u32) -> Vec<f32> {
+    if step <= 0.0 || !step.is_finite() {
+        return Vec::new();
+    }
+    (1..=rounds)
+        .map(|k| k as f32 * step)
+        .take_while(|t| *t <= 1.0 + 1e-6)
+        .collect()
+}
+
+/// The shape of a decoder caught in a repetition loop: it ran into the
+/// token cap without reaching end-of-text, or, as whisper.cpp judges it,
+/// more than 32 tokens whose last 32 have an entropy below 2.4 (a few
+/// tokens over and over). A merely unsure transcript is not a loop.
+fn looks_like_loop(tokens: &[WhisperTokenId], ended: bool) -> bool {
+    const WINDOW: usize = 32;
+    const ENTROPY_THRESHOLD: f64 = 2.4;
+    if !ended && !tokens.is_empty() {
+        return true;
+    }
+    if tokens.len() <= WINDOW {
+        return false;
+    }
+    let last = &tokens[tokens.len() - WINDOW..];
+    let mut counts = std::collections::HashMap::new();
+    for t in last {
+        *counts.entry(*t).or_insert(0usize) += 1;
+    }
+    let entropy: f64 = counts
+        .values()
+        .map(|&c| {
+            let p = c as f64 / WINDOW as f64;
+            -p * p.ln()
+        })
+        .sum();
+    entropy < ENTROPY_THRESHOLD
+}
+
+/// Recognises `audio`: one greedy decoding, and fallback rounds only while
+/// the result looks like a loop. Returns the text and the decodings run.
 fn run(
     state: &mut WhisperState,
     config: &WhisperConfig,
+    eot: WhisperTokenId,
     audio: &[f32],
-) -> Result<String, AsrError> {
+) -> Result<(String, u32), AsrError> {
     // whisper.cpp wants at least a second; pad short clips with silence.
     let audio: std::borrow::Cow<'_, [f32]> = if audio.len() < SAMPLE_RATE as usize {
         let mut padded = audio.to_vec();
@@ -311,6 +416,29 @@ fn run(
     } else {
         audio.into()
     };
+    let mut decoded = decode(state, config, eot, &audio, 0.0)?;
+    let mut decodes = 1;
+    for t in fallback_temperatures(config.temperature_step, config.max_fallback_rounds) {
+        if !decoded.needs_retry(config) {
+            break;
+        }
+        decoded = decode(state, config, eot, &audio, t)?;
+        decodes += 1;
+    }
+    Ok((cut_repeats(decoded.text.trim()), decodes))
+}
+
+/// One decoding at `temperature` (greedy at 0, else the better of two
+/// sampled decoders), with whisper.cpp's own fallback off.
+fn decode(
+    state: &mut WhisperState,
+    config: &WhisperConfig,
+    eot: WhisperTokenId,
+    audio: &[f32],
+    temperature: f32,
+) -> Result<Decoded, AsrError> {
+    // At temperature 0 whisper.cpp runs one greedy decoder whatever
+    // best_of says; above it, best_of sampled decoders (batched together).
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 2 });
     params.set_language(Some("da"));
     params.set_n_threads(config.threads_per_slot as i32);
@@ -324,8 +452,12 @@ fn run(
     params.set_suppress_blank(true);
     params.set_suppress_nst(true);
     params.set_max_tokens(token_cap(config.max_tokens, audio.len()));
-    params.set_temperature(0.0);
-    params.set_temperature_inc(config.temperature_step.max(0.0));
+    params.set_temperature(temperature);
+    // One temperature: whisper.cpp's fallback (which also retries merely
+    // unsure results) never runs; ours in `run` retries loops only.
+    params.set_temperature_inc(0.0);
+    // Still used by whisper.cpp's no-speech decision (see the module
+    // documentation); with one temperature they trigger no retry.
     params.set_entropy_thold(2.4);
     params.set_logprob_thold(-1.0);
     params.set_no_speech_thold(config.no_speech_threshold);
@@ -335,20 +467,43 @@ fn run(
     if config.cut_audio_context {
         params.set_audio_ctx(audio_context(audio.len()));
     }
-    state
-        .full(params, &audio)
-        .map_err(|e| AsrError::Inference {
-            reason: e.to_string(),
-        })?;
-    let mut text = String::new();
+    state.full(params, audio).map_err(|e| AsrError::Inference {
+        reason: e.to_string(),
+    })?;
+    let mut decoded = Decoded {
+        text: String::new(),
+        tokens: Vec::new(),
+        ended: true,
+        avg_logprob: 0.0,
+        no_speech: 0.0,
+    };
+    let (mut logprob_sum, mut counted) = (0.0f32, 0u32);
     for i in 0..state.full_n_segments() {
         if let Some(segment) = state.get_segment(i) {
             if let Ok(s) = segment.to_str_lossy() {
-                text.push_str(&s);
+                decoded.text.push_str(&s);
             }
+            let mut ended = false;
+            decoded.no_speech = segment.no_speech_probability();
+            for j in 0..segment.n_tokens() {
+                if let Some(token) = segment.get_token(j) {
+                    let id = token.token_id();
+                    logprob_sum += token.token_data().plog;
+                    counted += 1;
+                    if id == eot {
+                        ended = true;
+                    } else if id < eot {
+                        decoded.tokens.push(id);
+                    }
+                }
+            }
+            decoded.ended = ended;
         }
     }
-    Ok(cut_repeats(text.trim()))
+    if counted > 0 {
+        decoded.avg_logprob = logprob_sum / counted as f32;
+    }
+    Ok(decoded)
 }
 
 /// Cuts a word sequence (1 to 4 words) repeated more than three times in a
@@ -400,6 +555,39 @@ mod tests {
         assert_eq!(token_cap(96, 16_000 * 3), 40);
         assert_eq!(token_cap(96, 16_000 * 20), 96);
         assert_eq!(token_cap(96, 100), 24);
+    }
+
+    #[test]
+    fn fallback_runs_at_rising_temperatures_within_the_round_cap() {
+        assert_eq!(fallback_temperatures(0.2, 2), vec![0.2, 0.4]);
+        assert_eq!(fallback_temperatures(0.0, 2), Vec::<f32>::new());
+        assert_eq!(fallback_temperatures(0.2, 0), Vec::<f32>::new());
+        // Never above whisper.cpp's highest temperature, 1.
+        assert_eq!(fallback_temperatures(0.5, 5), vec![0.5, 1.0]);
+        let defaults = WhisperConfig::new("m.bin");
+        assert_eq!(
+            fallback_temperatures(defaults.temperature_step, defaults.max_fallback_rounds).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn only_a_loop_is_decoded_again() {
+        // An ordinary sentence that reached end-of-text: no retry, however
+        // unsure the model was of its words.
+        let sentence: Vec<i32> = (100..112).collect();
+        assert!(!looks_like_loop(&sentence, true));
+        // The token cap reached without end-of-text.
+        assert!(looks_like_loop(&sentence, false));
+        // Nothing decoded (no speech) is not a loop.
+        assert!(!looks_like_loop(&[], false));
+        // 40 tokens of a two-token phrase over and over: low entropy even
+        // when the decoder stopped by itself.
+        let looping: Vec<i32> = (0..40).map(|i| 500 + i % 2).collect();
+        assert!(looks_like_loop(&looping, true));
+        // 40 varied tokens are fine.
+        let varied: Vec<i32> = (0..40).collect();
+        assert!(!looks_like_loop(&varied, true));
     }
 
     #[test]

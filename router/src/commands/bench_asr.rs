@@ -213,12 +213,14 @@ fn quality(project: &Project, args: &BenchAsrArgs, file: &Path) -> anyhow::Resul
     }
     let mut config = args.asr.whisper_config(project)?;
     println!(
-        "recognition quality: {} questions from {} spoken by espeak-ng -v da (synthetic speech, not callers), 8 kHz µ-law line, {} ({} threads, fallback temperature step {})",
+        "recognition quality: {} questions from {} spoken by espeak-ng -v da (synthetic speech, not callers), 8 kHz µ-law line, {} ({} threads, fallback on loops{}: temperature step {}, at most {} rounds)",
         lines.len(),
         file.display(),
         config.model.display(),
         config.threads_per_slot,
-        config.temperature_step
+        if config.retry_unsure { " and unsure results" } else { "" },
+        config.temperature_step,
+        config.max_fallback_rounds
     );
     println!(
         "matcher on the exact texts: {text_right}/{} topics right",
@@ -234,6 +236,7 @@ fn quality(project: &Project, args: &BenchAsrArgs, file: &Path) -> anyhow::Resul
         let local = LocalRecognizer::start(config.clone())?;
         let (mut errors, mut reference_words, mut topics_right) = (0, 0, 0);
         let mut busy = Duration::ZERO;
+        let mut retried = 0;
         println!(
             "audio context {}:",
             if cut { "cut to length" } else { "full 30 s" }
@@ -241,6 +244,7 @@ fn quality(project: &Project, args: &BenchAsrArgs, file: &Path) -> anyhow::Resul
         for (l, clip) in lines.iter().zip(&clips) {
             let t = local.transcribe_blocking(clip)?;
             busy += t.elapsed;
+            retried += usize::from(t.decodes > 1);
             let reference = words(&l.text);
             let e = word_errors(&reference, &words(t.text()));
             errors += e;
@@ -261,7 +265,7 @@ fn quality(project: &Project, args: &BenchAsrArgs, file: &Path) -> anyhow::Resul
             );
         }
         println!(
-            "  word error rate {:.1} % ({errors}/{reference_words}), topic right {topics_right}/{} ({:.0} %), real-time factor {:.2} over {:.0} s of audio",
+            "  word error rate {:.1} % ({errors}/{reference_words}), topic right {topics_right}/{} ({:.0} %), real-time factor {:.2} over {:.0} s of audio, {retried} decoded again",
             100.0 * errors as f64 / reference_words.max(1) as f64,
             lines.len(),
             100.0 * topics_right as f64 / lines.len().max(1) as f64,

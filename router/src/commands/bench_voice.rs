@@ -114,11 +114,14 @@ pub(crate) fn run(project: &Project, args: &BenchVoiceArgs) -> anyhow::Result<Ex
         let mut whisper = args.asr.whisper_config(project)?;
         whisper.slots = args.slots;
         println!(
-            "\nvoice benchmark, speech: espeak-ng -v da questions as 8 kHz PCMU → {} ({} slot(s) × {} thread(s), audio context cut: {}), end of speech after {} ms of silence",
+            "\nvoice benchmark, speech: espeak-ng -v da questions as 8 kHz PCMU → {} ({} slot(s) × {} thread(s), audio context cut: {}, decoded again on loops{}: temperature step {}, at most {} rounds), end of speech after {} ms of silence",
             whisper.model.display(),
             whisper.slots,
             whisper.threads_per_slot,
             whisper.cut_audio_context,
+            if whisper.retry_unsure { " and unsure results" } else { "" },
+            whisper.temperature_step,
+            whisper.max_fallback_rounds,
             config.flow.end_of_speech.as_millis()
         );
         let local = asr::LocalRecognizer::start(whisper)?;
@@ -290,6 +293,8 @@ struct Recognised {
     /// From the call's request to the answer, slot wait included.
     total: Duration,
     overloaded: bool,
+    /// Decodings the local model ran (more than 1: fallback rounds).
+    decodes: u32,
     /// The recognised text (the bench's own synthetic questions).
     text: Option<String>,
 }
@@ -313,6 +318,7 @@ impl Recognise for Measured {
                 inference: result.as_ref().ok().map(|t| t.elapsed),
                 total: asked.elapsed(),
                 overloaded: matches!(result, Err(asr::AsrError::Overloaded)),
+                decodes: result.as_ref().map(|t| t.decodes).unwrap_or(0),
                 text: result.as_ref().ok().map(|t| t.text().to_string()),
             };
             if let Ok(mut l) = log.lock() {
@@ -492,7 +498,7 @@ fn report(concurrency: usize, results: &[SpeechResult], recognised: &[Recognised
     let mut audio: Vec<u64> = recognised.iter().map(|r| r.audio_ms).collect();
     audio.sort();
     println!(
-        "    recogniser: {} utterances (median {:.2} s of audio), inference median {:.0} ms, max {:.0} ms, real-time factor median {:.2}, max {:.2}; slot wait median {:.0} ms, max {:.0} ms; {} refused as overloaded",
+        "    recogniser: {} utterances (median {:.2} s of audio), inference median {:.0} ms, max {:.0} ms, real-time factor median {:.2}, max {:.2}; slot wait median {:.0} ms, max {:.0} ms; {} refused as overloaded; {} decoded again",
         recognised.len(),
         audio.get(audio.len() / 2).copied().unwrap_or(0) as f64 / 1000.0,
         ms(pick(&inference, 0.5)),
@@ -502,6 +508,7 @@ fn report(concurrency: usize, results: &[SpeechResult], recognised: &[Recognised
         ms(pick(&waits, 0.5)),
         ms(pick(&waits, 1.0)),
         recognised.iter().filter(|r| r.overloaded).count(),
+        recognised.iter().filter(|r| r.decodes > 1).count(),
     );
     let peak = results.iter().map(|r| r.rss_kib).max().unwrap_or(0);
     println!(

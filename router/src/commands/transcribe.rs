@@ -35,10 +35,18 @@ pub(crate) struct AsrOptions {
     /// CPU threads used for one utterance.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Temperature step of Whisper's fallback decoding when a result looks
-    /// unreliable; 0 decodes once.
+    /// Temperature step of the fallback decoding, run only when a result
+    /// looks like a repetition loop (token cap reached, or a few tokens
+    /// over and over); 0 decodes once.
     #[arg(long, default_value_t = 0.2)]
     temperature_step: f32,
+    /// Most fallback decodings after the first one.
+    #[arg(long, default_value_t = 2)]
+    fallback_rounds: u32,
+    /// Also decode again when a result is merely unsure (whisper.cpp's
+    /// log-probability rule); slower on most telephone speech.
+    #[arg(long)]
+    retry_unsure: bool,
     /// An OpenAI-compatible transcription server (base URL); the local
     /// model is the fallback when it fails or is slow.
     #[arg(long)]
@@ -57,6 +65,8 @@ impl AsrOptions {
         let mut config = WhisperConfig::new(model);
         config.threads_per_slot = self.threads;
         config.temperature_step = self.temperature_step;
+        config.max_fallback_rounds = self.fallback_rounds;
+        config.retry_unsure = self.retry_unsure;
         config.prompt = self.prompt_text(project)?;
         Ok(config)
     }
