@@ -574,9 +574,12 @@ impl Matcher {
         let confidence = model.confidence(&features);
         let out_of_scope = model.out_of_scope.probability(&features);
         let topic = self.topics[winner].clone();
-        // An emergency is never turned into `none`: missing one costs far
-        // more than asking about one too many.
-        if out_of_scope >= model.out_of_scope.threshold && topic != TOPIC_EMERGENCY {
+        // Out of scope when an out-of-scope example ranks first or the
+        // model says so; an emergency is never turned into `none`: missing
+        // one costs far more than asking about one too many.
+        let none_first = ranked.first().is_some_and(|r| r.0 == 0);
+        if (none_first || out_of_scope >= model.out_of_scope.threshold) && topic != TOPIC_EMERGENCY
+        {
             return Ok(Match {
                 confidence: out_of_scope,
                 out_of_scope,

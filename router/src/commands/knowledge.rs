@@ -147,7 +147,10 @@ fn calibrate(
 
     println!("== lexical channel alone");
     let mut lexical = Matcher::build(&kb)?;
-    calibration.lexical = fit_model(&lexical, &fit, &extra, 0.0, 0.0)?;
+    // The lexical channel alone keeps to its out-of-scope examples (`none`
+    // when one ranks first): a model of its absolute BM25 scores would not
+    // carry over to a knowledge base of another size.
+    calibration.lexical = fit_model(&lexical, &fit, None, 0.0, 0.0)?;
     lexical.set_calibration(calibration.clone());
     report_halves(&lexical, &fit, &report)?;
 
@@ -201,7 +204,7 @@ fn calibrate(
                 }
             }
         }
-        calibration.semantic = fit_model(&semantic, &fit, &extra, best[0].1, best[1].1)?;
+        calibration.semantic = fit_model(&semantic, &fit, Some(&extra), best[0].1, best[1].1)?;
         semantic.set_calibration(calibration.clone());
         report_halves(&semantic, &fit, &report)?;
     } else {
@@ -224,6 +227,19 @@ const FUSION_GRID: [f32; 13] = [
     0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0,
 ];
 
+/// One fitting line as the probe model ranks it.
+struct Sample {
+    /// Of the best in-scope candidate.
+    features: knowledge::Features,
+    /// Whether the best in-scope candidate's topic is the line's.
+    right: bool,
+    gold_none: bool,
+    /// Whether the line is of the fitting half (not an extra line).
+    counts: bool,
+    /// Whether an out-of-scope example ranked first.
+    none_first: bool,
+}
+
 /// The topic of the best in-scope candidate.
 fn best_in_scope(m: &knowledge::Match) -> Option<&str> {
     m.candidates
@@ -233,11 +249,12 @@ fn best_in_scope(m: &knowledge::Match) -> Option<&str> {
 }
 
 /// Fits the out-of-scope model, the confidence model and their thresholds
-/// on the fitting half (`extra` lines only help fit the models).
+/// on the fitting half (`extra` lines only help fit the models); without
+/// `extra`, no out-of-scope model is fitted.
 fn fit_model(
     matcher: &Matcher,
     fit: &[&Labelled],
-    extra: &[&Labelled],
+    extra: Option<&[&Labelled]>,
     fusion: f32,
     fusion_voice: f32,
 ) -> anyhow::Result<ConfidenceModel> {
@@ -253,35 +270,49 @@ fn fit_model(
     for (l, counts) in fit
         .iter()
         .map(|l| (l, true))
-        .chain(extra.iter().map(|l| (l, false)))
+        .chain(extra.unwrap_or_default().iter().map(|l| (l, false)))
     {
         let e = matcher.embed(&l.text);
         let m = matcher.find_tuned(&l.text, l.channel, &probe, probe.thresholds, e.as_ref())?;
         let Some(top) = best_in_scope(&m) else {
             continue;
         };
-        samples.push((m.features, top == l.topic, l.topic == TOPIC_NONE, counts));
+        let none_first = m.candidates.first().is_some_and(|c| c.topic == TOPIC_NONE);
+        samples.push(Sample {
+            features: m.features,
+            right: top == l.topic,
+            gold_none: l.topic == TOPIC_NONE,
+            counts,
+            none_first,
+        });
     }
-    let out_of_scope = OutOfScopeModel::fit(
-        &samples
-            .iter()
-            .map(|(f, _, none, _)| (*f, *none))
-            .collect::<Vec<_>>(),
-    );
-    let counted: Vec<_> = samples.iter().filter(|s| s.3).collect();
-    let out_of_scope = OutOfScopeModel {
-        threshold: choose_out_of_scope_threshold(&out_of_scope, &samples),
-        ..out_of_scope
+    let out_of_scope = if extra.is_some() {
+        let fitted = OutOfScopeModel::fit(
+            &samples
+                .iter()
+                .map(|s| (s.features, s.gold_none))
+                .collect::<Vec<_>>(),
+        );
+        OutOfScopeModel {
+            threshold: choose_out_of_scope_threshold(&fitted, &samples),
+            ..fitted
+        }
+    } else {
+        OutOfScopeModel::default()
     };
-    let in_scope = counted.iter().filter(|s| !s.2).count().max(1);
+    let counted: Vec<_> = samples.iter().filter(|s| s.counts).collect();
+    let in_scope = counted.iter().filter(|s| !s.gold_none).count().max(1);
+    let is_none = |s: &Sample| {
+        s.none_first || out_of_scope.probability(&s.features) >= out_of_scope.threshold
+    };
     let already_none = counted
         .iter()
-        .filter(|(f, _, none, _)| !*none && out_of_scope.probability(f) >= out_of_scope.threshold)
+        .filter(|s| !s.gold_none && is_none(s))
         .count();
     let kept: Vec<(knowledge::Features, bool, bool)> = counted
         .iter()
-        .filter(|(f, ..)| out_of_scope.probability(f) < out_of_scope.threshold)
-        .map(|(f, ok, none, _)| (*f, *ok, *none))
+        .filter(|s| !is_none(s))
+        .map(|s| (s.features, s.right, s.gold_none))
         .collect();
     let fitted = ConfidenceModel::fit(&kept.iter().map(|(f, ok, _)| (*f, *ok)).collect::<Vec<_>>());
     let budget = (MAX_IN_SCOPE_AS_NONE * in_scope as f64) as usize;
@@ -305,13 +336,19 @@ fn fit_model(
 /// fitting lines, `extra` included, the two classes weighted equally),
 /// while at most [`MAX_IN_SCOPE_AS_NONE`] of the fitting half's in-scope
 /// lines come back as `none`.
-fn choose_out_of_scope_threshold(
-    model: &OutOfScopeModel,
-    samples: &[(knowledge::Features, bool, bool, bool)],
-) -> f32 {
-    let scored: Vec<(f32, bool, bool, bool)> = samples
+fn choose_out_of_scope_threshold(model: &OutOfScopeModel, samples: &[Sample]) -> f32 {
+    // A line whose best candidate is an out-of-scope example is `none`
+    // whatever the threshold.
+    let scored: Vec<(f32, bool, bool)> = samples
         .iter()
-        .map(|(f, ok, none, counts)| (model.probability(f), *ok, *none, *counts))
+        .map(|s| {
+            let p = if s.none_first {
+                1.0
+            } else {
+                model.probability(&s.features)
+            };
+            (p, s.right, s.gold_none)
+        })
         .collect();
     let in_scope = scored.iter().filter(|s| !s.2).count().max(1) as f64;
     let none = scored.iter().filter(|s| s.2).count().max(1) as f64;
@@ -319,7 +356,7 @@ fn choose_out_of_scope_threshold(
     for step in (1..100).rev() {
         let t = step as f32 / 100.0;
         let (mut right_in, mut as_none, mut caught) = (0usize, 0usize, 0usize);
-        for &(p, ok, gold_none, _) in &scored {
+        for &(p, ok, gold_none) in &scored {
             match (p >= t, gold_none) {
                 (false, false) => right_in += usize::from(ok),
                 (true, false) => as_none += 1,
