@@ -574,12 +574,13 @@ impl Matcher {
         let confidence = model.confidence(&features);
         let out_of_scope = model.out_of_scope.probability(&features);
         let topic = self.topics[winner].clone();
-        // Out of scope when an out-of-scope example ranks first or the
-        // model says so; an emergency is never turned into `none`: missing
-        // one costs far more than asking about one too many.
+        // Out of scope when an out-of-scope example ranks first, or when
+        // the model says so, except for an emergency (missing one costs
+        // far more than asking about one too many) and a request for a
+        // person (short, and handed over either way, to the one asked for).
         let none_first = ranked.first().is_some_and(|r| r.0 == 0);
-        if (none_first || out_of_scope >= model.out_of_scope.threshold) && topic != TOPIC_EMERGENCY
-        {
+        let exempt = topic == TOPIC_EMERGENCY || topic == TOPIC_HUMAN;
+        if none_first || (out_of_scope >= model.out_of_scope.threshold && !exempt) {
             return Ok(Match {
                 confidence: out_of_scope,
                 out_of_scope,

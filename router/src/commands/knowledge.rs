@@ -314,7 +314,18 @@ fn fit_model(
         .filter(|s| !is_none(s))
         .map(|s| (s.features, s.right, s.gold_none))
         .collect();
-    let fitted = ConfidenceModel::fit(&kept.iter().map(|(f, ok, _)| (*f, *ok)).collect::<Vec<_>>());
+    // The confidence model is fitted on every line the out-of-scope
+    // examples do not claim, not only on those the out-of-scope model
+    // lets through: that model keeps lines with weak similarity only when
+    // other evidence is strong, and fitted on what it keeps, similarity
+    // would seem to lower the chance of being right.
+    let fitted = ConfidenceModel::fit(
+        &counted
+            .iter()
+            .filter(|s| !s.none_first)
+            .map(|s| (s.features, s.right))
+            .collect::<Vec<_>>(),
+    );
     let budget = (MAX_IN_SCOPE_AS_NONE * in_scope as f64) as usize;
     let thresholds = choose_thresholds(
         &fitted,
