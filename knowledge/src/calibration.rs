@@ -426,13 +426,68 @@ mod tests {
     }
 
     #[test]
+    fn out_of_scope_model_separates_few_out_of_scope_lines() {
+        let in_scope = Features {
+            semantic: 9.3,
+            out_of_scope_similarity: 8.6,
+            coverage: 0.8,
+            ..Features::default()
+        };
+        let out = Features {
+            semantic: 8.8,
+            out_of_scope_similarity: 8.9,
+            coverage: 0.2,
+            unknown_words: 0.5,
+            ..Features::default()
+        };
+        // Ten in-scope lines for each out-of-scope one: the classes are
+        // weighted equally, so the rare class is still recognised.
+        let samples: Vec<_> = (0..10)
+            .flat_map(|_| std::iter::repeat_n((in_scope, false), 10).chain([(out, true)]))
+            .collect();
+        let m = OutOfScopeModel::fit(&samples);
+        assert!(m.probability(&out) > 0.9, "{}", m.probability(&out));
+        assert!(
+            m.probability(&in_scope) < 0.1,
+            "{}",
+            m.probability(&in_scope)
+        );
+    }
+
+    #[test]
+    fn confidence_ignores_the_out_of_scope_features() {
+        let a = Features {
+            margin: 0.6,
+            coverage: 0.9,
+            ..Features::default()
+        };
+        let b = Features {
+            margin: 0.1,
+            coverage: 0.3,
+            ..Features::default()
+        };
+        let samples: Vec<_> = (0..20).flat_map(|_| [(a, true), (b, false)]).collect();
+        let c = ConfidenceModel::fit(&samples);
+        for (k, used) in CONFIDENCE_FEATURES.iter().enumerate() {
+            if !used {
+                assert_eq!(c.weights[k], 0.0, "feature {k}");
+            }
+        }
+        assert!(c.confidence(&a) > c.confidence(&b));
+    }
+
+    #[test]
     fn yaml_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.yaml");
-        let c = Calibration::default();
+        let mut c = Calibration::default();
+        c.semantic.out_of_scope.threshold = 0.42;
+        c.semantic.out_of_scope.weights[9] = 1.5;
         std::fs::write(&path, c.to_yaml("test")).unwrap();
         let back = load_calibration(&path).unwrap();
         assert_eq!(back.semantic.thresholds, c.semantic.thresholds);
+        assert!((back.semantic.out_of_scope.threshold - 0.42).abs() < 1e-3);
+        assert!((back.semantic.out_of_scope.weights[9] - 1.5).abs() < 1e-3);
         assert!((back.lexical.bias - c.lexical.bias).abs() < 1e-3);
     }
 }

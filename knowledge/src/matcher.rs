@@ -691,3 +691,27 @@ fn soft_vote(top: &[f32; VOTE_DEPTH]) -> f32 {
         .sum();
     best + VOTE_TEMPERATURE * sum.ln()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_cosines_are_kept_best_first() {
+        let mut top = [-1.0f32; VOTE_DEPTH];
+        for c in [0.5, 0.9, 0.7, 0.8, 0.6, 0.95, 0.1] {
+            insert_sorted(&mut top, c);
+        }
+        assert_eq!(top, [0.95, 0.9, 0.8, 0.7, 0.6]);
+    }
+
+    #[test]
+    fn several_close_entries_outvote_one_slightly_closer() {
+        let one = [0.90, -1.0, -1.0, -1.0, -1.0];
+        let several = [0.89, 0.885, 0.88, 0.87, -1.0];
+        assert!(soft_vote(&several) > soft_vote(&one));
+        // A lone entry's vote is its cosine; one far closer entry wins.
+        assert!((soft_vote(&one) - 0.90).abs() < 1e-4);
+        assert!(soft_vote(&[0.97, -1.0, -1.0, -1.0, -1.0]) > soft_vote(&several));
+    }
+}
