@@ -212,9 +212,17 @@ fn calibrate(
     }
     if write {
         let path = knowledge::default_calibration_path(&project.root);
+        let name = |p: &std::path::Path| {
+            p.file_name()
+                .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+        };
+        let also: String = fit_also
+            .iter()
+            .map(|p| format!(" --fit-also {}", name(p)))
+            .collect();
         let comment = format!(
-            "Fitted by `vejviser knowledge calibrate {} --write` on the half of its\nlines whose id hashes even; do not edit by hand.",
-            file.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+            "Fitted by `vejviser knowledge calibrate {}{also} --write` on the half of\nits lines whose id hashes even (and all of the --fit-also lines); do not\nedit by hand.",
+            name(file)
         );
         std::fs::write(&path, calibration.to_yaml(&comment))?;
         println!("wrote {}", path.display());
