@@ -25,7 +25,7 @@ pub mod yaml;
 use std::path::PathBuf;
 
 pub use analysis::{words, Analyzer, Term};
-pub use calibration::{Calibration, ConfidenceModel, N_FEATURES};
+pub use calibration::{Calibration, ConfidenceModel, OutOfScopeModel, N_FEATURES};
 pub use error::{KnowledgeError, Location, Problem};
 pub use fingerprint::Fingerprint;
 pub use load::{KnowledgePaths, MAX_SPOKEN_SENTENCES, MAX_SPOKEN_WORDS};

@@ -13,7 +13,7 @@
 //! Out-of-scope examples are indexed as entries of topic `none`: when one of
 //! them ranks first, the utterance is out of scope.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -108,6 +108,16 @@ pub struct Features {
     /// Best cosine of an out-of-scope example minus the best topic's, on
     /// the same scale.
     pub out_of_scope_gap: f32,
+    /// Best cosine of an out-of-scope example, times 10.
+    pub out_of_scope_similarity: f32,
+    /// Share of the query's term weight that no entry holds: a question
+    /// whose words the knowledge base never uses is likely out of scope.
+    pub unknown_words: f32,
+    /// ln(1 + lexical score of the out-of-scope examples).
+    pub out_of_scope_lexical: f32,
+    /// The query's semantic scale (closest topic's vote minus the median
+    /// topic's), times 10.
+    pub semantic_spread: f32,
 }
 
 impl Features {
@@ -121,6 +131,10 @@ impl Features {
             self.semantic,
             self.semantic_margin,
             self.out_of_scope_gap,
+            self.out_of_scope_similarity,
+            self.unknown_words,
+            self.out_of_scope_lexical,
+            self.semantic_spread,
         ]
     }
 }
@@ -134,6 +148,8 @@ pub struct Match {
     pub answer_id: Option<String>,
     /// Calibrated probability that the best candidate's topic is right.
     pub confidence: f32,
+    /// Calibrated probability that the utterance is out of scope.
+    pub out_of_scope: f32,
     pub decision: Decision,
     /// Best candidate per topic, best first (at most five).
     pub candidates: Vec<Candidate>,
@@ -183,6 +199,8 @@ pub struct Matcher {
     answers: Vec<Answer>,
     calibration: Calibration,
     semantic: Option<Semantic>,
+    /// Every stem some entry holds.
+    known_stems: HashSet<String>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -208,6 +226,13 @@ const NONE_LEXICAL_STANDIN: f32 = 1.0;
 /// between 0.7 and 0.95, and the logistic fit converges when features
 /// vary by about one.
 const SEMANTIC_SCALE: f32 = 10.0;
+/// A topic's semantic vote counts its closest entries this many deep...
+const VOTE_DEPTH: usize = 5;
+/// ...each weighted by exp(cosine / VOTE_TEMPERATURE) against the closest:
+/// an entry 0.02 below the closest adds e⁻¹ of it. Several close entries
+/// of a topic are more evidence than one (a soft k-nearest-neighbour
+/// vote), while one far better entry still dominates.
+const VOTE_TEMPERATURE: f32 = 0.02;
 
 impl Matcher {
     /// Builds the lexical index for `kb` in memory.
@@ -291,8 +316,10 @@ impl Matcher {
             index: SemanticIndex::build(embedder, &semantic_texts, entries.len(), options.cache),
             embedder: Arc::clone(embedder),
         });
+        let known_stems = built.entry_stems.iter().flatten().cloned().collect();
         Ok(Matcher {
             analyzer,
+            known_stems,
             built,
             entries,
             entry_topic,
@@ -421,34 +448,40 @@ impl Matcher {
         }
         let lex_best = lex_topic.iter().copied().fold(0.0f32, f32::max);
 
-        // Semantic: each entry's closest text, each topic's closest entry.
+        // Semantic: each entry's closest text; each topic's closest entries,
+        // the closest for the features and a soft vote for the ranking.
         let sem_entry = match (&self.semantic, embedding) {
             (Some(s), Some(q)) => Some(s.index.entry_scores(&q.0)),
             _ => None,
         };
         let mut sem_topic = vec![0.0f32; n_topics];
+        let mut sem_vote = vec![0.0f32; n_topics];
         if let Some(sem) = &sem_entry {
-            sem_topic.fill(-1.0);
+            let mut closest = vec![[-1.0f32; VOTE_DEPTH]; n_topics];
             for (ord, &c) in sem.iter().enumerate() {
-                let t = self.entry_topic[ord];
-                sem_topic[t] = sem_topic[t].max(c);
+                insert_sorted(&mut closest[self.entry_topic[ord]], c);
+            }
+            for (t, top) in closest.iter().enumerate() {
+                sem_topic[t] = top[0];
+                sem_vote[t] = soft_vote(top);
             }
         }
 
-        // Semantic similarity on the query's own scale: 1 for the closest
-        // topic, 0 for the median topic. How far apart cosines lie varies
-        // from one query to the next (long spoken ones crowd together), so
-        // raw cosines would weigh differently against the lexical score.
+        // Semantic evidence on the query's own scale: 1 for the best
+        // topic's vote, 0 for the median topic's. How far apart cosines lie
+        // varies from one query to the next (long spoken ones crowd
+        // together), so raw cosines would weigh differently against the
+        // lexical score.
         let (sem_floor, sem_span) = {
-            let mut sorted: Vec<f32> = sem_topic[1..].to_vec();
+            let mut sorted: Vec<f32> = sem_vote[1..].to_vec();
             sorted.sort_by(f32::total_cmp);
             let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-            let top = sem_topic.iter().copied().fold(f32::MIN, f32::max);
+            let top = sem_vote.iter().copied().fold(f32::MIN, f32::max);
             (median, (top - median).max(1e-3))
         };
         let sem_rel = |c: f32| (c - sem_floor) / sem_span;
         // Fused scores: lexical relative to the best topic, plus the
-        // relative semantic similarity times the fitted fusion weight.
+        // relative semantic evidence times the fitted fusion weight.
         let fusion = if sem_entry.is_some() {
             match channel {
                 Channel::Voice => model.fusion_voice,
@@ -484,41 +517,15 @@ impl Matcher {
                     // everything a municipality does not do, so `none`
                     // rarely gets lexical evidence; it is credited with
                     // its semantic closeness instead.
-                    rel(lex_topic[t]).max(NONE_LEXICAL_STANDIN * sem_rel(sem_topic[t]).max(0.0))
+                    rel(lex_topic[t]).max(NONE_LEXICAL_STANDIN * sem_rel(sem_vote[t]).max(0.0))
                 } else {
                     rel(lex_topic[t])
                 };
-                let f = lex + fusion * sem_rel(sem_topic[t]);
+                let f = lex + fusion * sem_rel(sem_vote[t]);
                 ranked.push((t, f, *ord));
             }
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let Some(&(winner, _, best_ord)) = ranked.first() else {
-            return Ok(none_match(features, Vec::new()));
-        };
-        let other_lex = (0..n_topics)
-            .filter(|&t| t != winner)
-            .map(|t| lex_topic[t])
-            .fold(0.0f32, f32::max);
-        let total: f32 = terms.iter().map(|(_, w)| w).sum();
-        let found: f32 = terms
-            .iter()
-            .filter(|(s, _)| self.built.entry_stems[best_ord].contains(s))
-            .map(|(_, w)| w)
-            .sum();
-        features.log_score = (1.0 + lex_topic[winner]).ln();
-        features.margin = (lex_topic[winner] - other_lex) / lex_best.max(1e-6);
-        features.coverage = found / total.max(1e-6);
-        if sem_entry.is_some() {
-            let other_sem = (1..n_topics)
-                .filter(|&t| t != winner)
-                .map(|t| sem_topic[t])
-                .fold(-1.0f32, f32::max);
-            features.semantic = SEMANTIC_SCALE * sem_topic[winner];
-            features.semantic_margin = (sem_topic[winner] - other_sem) / sem_span;
-            features.out_of_scope_gap = (sem_topic[0] - sem_topic[winner]) / sem_span;
-        }
-        let confidence = model.confidence(&features);
         let candidates: Vec<Candidate> = ranked
             .iter()
             .take(MAX_CANDIDATES)
@@ -531,34 +538,80 @@ impl Matcher {
                 score,
             })
             .collect();
-        let best = candidates[0].clone();
-        if best.topic == TOPIC_NONE {
+        // The features describe the best in-scope topic; whether the
+        // utterance is out of scope after all is the out-of-scope model's
+        // call, which weighs the out-of-scope examples' evidence with the
+        // rest.
+        let Some(&(winner, _, best_ord)) = ranked.iter().find(|(t, _, _)| *t != 0) else {
+            return Ok(none_match(features, candidates));
+        };
+        let other_lex = (0..n_topics)
+            .filter(|&t| t != winner)
+            .map(|t| lex_topic[t])
+            .fold(0.0f32, f32::max);
+        let total: f32 = terms.iter().map(|(_, w)| w).sum();
+        let weight_of = |known: &dyn Fn(&str) -> bool| -> f32 {
+            terms.iter().filter(|(s, _)| known(s)).map(|(_, w)| w).sum()
+        };
+        let found = weight_of(&|s| self.built.entry_stems[best_ord].contains(s));
+        let unknown = weight_of(&|s| !self.known_stems.contains(s));
+        features.log_score = (1.0 + lex_topic[winner]).ln();
+        features.margin = (lex_topic[winner] - other_lex) / lex_best.max(1e-6);
+        features.coverage = found / total.max(1e-6);
+        features.unknown_words = unknown / total.max(1e-6);
+        features.out_of_scope_lexical = (1.0 + lex_topic[0]).ln();
+        if sem_entry.is_some() {
+            let other_sem = (1..n_topics)
+                .filter(|&t| t != winner)
+                .map(|t| sem_topic[t])
+                .fold(-1.0f32, f32::max);
+            features.semantic = SEMANTIC_SCALE * sem_topic[winner];
+            features.semantic_margin = (sem_topic[winner] - other_sem) / sem_span;
+            features.out_of_scope_gap = (sem_topic[0] - sem_topic[winner]) / sem_span;
+            features.out_of_scope_similarity = SEMANTIC_SCALE * sem_topic[0];
+            features.semantic_spread = SEMANTIC_SCALE * sem_span;
+        }
+        let confidence = model.confidence(&features);
+        let out_of_scope = model.out_of_scope.probability(&features);
+        let topic = self.topics[winner].clone();
+        // Out of scope when an out-of-scope example ranks first, or when
+        // the model says so, except for an emergency (missing one costs
+        // far more than asking about one too many) and a request for a
+        // person (short, and handed over either way, to the one asked for).
+        let none_first = ranked.first().is_some_and(|r| r.0 == 0);
+        let exempt = topic == TOPIC_EMERGENCY || topic == TOPIC_HUMAN;
+        if none_first || (out_of_scope >= model.out_of_scope.threshold && !exempt) {
             return Ok(Match {
-                confidence,
+                confidence: out_of_scope,
+                out_of_scope,
                 ..none_match(features, candidates)
             });
         }
         let decision = if confidence >= thresholds.answer {
             Decision::Answer
-        } else if confidence >= thresholds.confirm || best.topic == TOPIC_EMERGENCY {
-            // An emergency that ranks first is never turned into `none`:
-            // missing one costs far more than asking about one too many.
+        } else if confidence >= thresholds.confirm || topic == TOPIC_EMERGENCY {
             Decision::Confirm
         } else {
             return Ok(Match {
                 confidence,
+                out_of_scope,
                 ..none_match(features, candidates)
             });
         };
-        let decision = if best.topic == TOPIC_HUMAN {
+        let decision = if topic == TOPIC_HUMAN {
             Decision::Handover
         } else {
             decision
         };
+        let answer_id = match self.entries[best_ord] {
+            EntryKind::Answer(i) => Some(self.answers[i].id.clone()),
+            EntryKind::OutOfScope => None,
+        };
         Ok(Match {
-            topic: best.topic,
-            answer_id: best.answer_id,
+            topic,
+            answer_id,
             confidence,
+            out_of_scope,
             decision,
             candidates,
             features,
@@ -608,8 +661,57 @@ fn none_match(features: Features, candidates: Vec<Candidate>) -> Match {
         topic: TOPIC_NONE.to_string(),
         answer_id: None,
         confidence: 0.0,
+        out_of_scope: 1.0,
         decision: Decision::Handover,
         candidates,
         features,
+    }
+}
+
+/// Inserts `c` into `top` (sorted best first), dropping the last.
+fn insert_sorted(top: &mut [f32; VOTE_DEPTH], c: f32) {
+    if c <= top[VOTE_DEPTH - 1] {
+        return;
+    }
+    let mut i = VOTE_DEPTH - 1;
+    while i > 0 && top[i - 1] < c {
+        top[i] = top[i - 1];
+        i -= 1;
+    }
+    top[i] = c;
+}
+
+/// A topic's soft vote from its closest cosines (best first): a
+/// log-sum-exp at [`VOTE_TEMPERATURE`], on the scale of a cosine.
+fn soft_vote(top: &[f32; VOTE_DEPTH]) -> f32 {
+    let best = top[0];
+    let sum: f32 = top
+        .iter()
+        .map(|&c| ((c - best) / VOTE_TEMPERATURE).exp())
+        .sum();
+    best + VOTE_TEMPERATURE * sum.ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_cosines_are_kept_best_first() {
+        let mut top = [-1.0f32; VOTE_DEPTH];
+        for c in [0.5, 0.9, 0.7, 0.8, 0.6, 0.95, 0.1] {
+            insert_sorted(&mut top, c);
+        }
+        assert_eq!(top, [0.95, 0.9, 0.8, 0.7, 0.6]);
+    }
+
+    #[test]
+    fn several_close_entries_outvote_one_slightly_closer() {
+        let one = [0.90, -1.0, -1.0, -1.0, -1.0];
+        let several = [0.89, 0.885, 0.88, 0.87, -1.0];
+        assert!(soft_vote(&several) > soft_vote(&one));
+        // A lone entry's vote is its cosine; one far closer entry wins.
+        assert!((soft_vote(&one) - 0.90).abs() < 1e-4);
+        assert!(soft_vote(&[0.97, -1.0, -1.0, -1.0, -1.0]) > soft_vote(&several));
     }
 }

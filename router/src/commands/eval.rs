@@ -76,15 +76,17 @@ pub(crate) fn evaluate(
                 .map(|c| format!("{} {:.2}", c.topic, c.score))
                 .collect();
             r.wrong.push(format!(
-                "{} [{}] {} -> {} ({:.2}, {}) {:?} [{}]",
+                "{} [{}] {} -> {} ({:.2}, {}, out of scope {:.2}) {:?} [{}] {:?}",
                 l.id,
                 l.channel.as_str(),
                 l.topic,
                 m.topic,
                 m.confidence,
                 m.decision.as_str(),
+                m.out_of_scope,
                 l.text,
-                ranked.join(", ")
+                ranked.join(", "),
+                m.features.as_array().map(|x| (x * 100.0).round() / 100.0),
             ));
         }
     }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use knowledge::quality::{self, Severity};
 use knowledge::{
-    Channel, ConfidenceModel, KnowledgeBase, KnowledgeError, Matcher, Thresholds, TOPIC_NONE,
+    Channel, ConfidenceModel, KnowledgeBase, KnowledgeError, Matcher, OutOfScopeModel, Thresholds,
+    TOPIC_NONE,
 };
 
 use super::eval::{evaluate, print};
@@ -35,6 +36,11 @@ pub(crate) enum KnowledgeCommand {
         /// Write the fitted model to knowledge/calibration.yaml.
         #[arg(long)]
         write: bool,
+        /// Further labelled files used whole for fitting, never for
+        /// reporting (e.g. knowledge/eval/none-fit.jsonl, out-of-scope
+        /// lines written for fitting the out-of-scope model).
+        #[arg(long)]
+        fit_also: Vec<PathBuf>,
     },
 }
 
@@ -45,7 +51,11 @@ pub(crate) fn run(project: &Project, what: KnowledgeCommand) -> anyhow::Result<E
     match what {
         KnowledgeCommand::Check { verbose } => check(project, verbose),
         KnowledgeCommand::Stats { json } => stats(project, json),
-        KnowledgeCommand::Calibrate { file, write } => calibrate(project, &file, write),
+        KnowledgeCommand::Calibrate {
+            file,
+            write,
+            fit_also,
+        } => calibrate(project, &file, &fit_also, write),
     }
 }
 
@@ -118,16 +128,29 @@ fn stats(project: &Project, json: bool) -> anyhow::Result<ExitCode> {
 /// Target precision of the `answer` decision on the fitting half.
 const ANSWER_PRECISION: f64 = 0.95;
 
-fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::Result<ExitCode> {
+fn calibrate(
+    project: &Project,
+    file: &std::path::Path,
+    fit_also: &[PathBuf],
+    write: bool,
+) -> anyhow::Result<ExitCode> {
     let lines = read_labelled(file)?;
     let (fit, report): (Vec<&Labelled>, Vec<&Labelled>) =
         lines.iter().partition(|l| is_fitting_half(&l.id));
+    let mut extra = Vec::new();
+    for path in fit_also {
+        extra.extend(read_labelled(path)?);
+    }
+    let extra: Vec<&Labelled> = extra.iter().collect();
     let kb = project.load()?;
     let mut calibration = kb.calibration().clone();
 
     println!("== lexical channel alone");
     let mut lexical = Matcher::build(&kb)?;
-    calibration.lexical = fit_model(&lexical, &fit, 0.0, 0.0)?;
+    // The lexical channel alone keeps to its out-of-scope examples (`none`
+    // when one ranks first): a model of its absolute BM25 scores would not
+    // carry over to a knowledge base of another size.
+    calibration.lexical = fit_model(&lexical, &fit, None, 0.0, 0.0)?;
     lexical.set_calibration(calibration.clone());
     report_halves(&lexical, &fit, &report)?;
 
@@ -137,16 +160,21 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
         let embeddings: Vec<_> = fit.iter().map(|l| semantic.embed(&l.text)).collect();
         // The fusion weights that rank the right topic first most often,
         // for chat and voice lines apart (a line's ranking depends only on
-        // its own channel's weight).
-        let mut best = [(0usize, 0.0f32); 2];
+        // its own channel's weight). Each weight is judged with its two
+        // neighbours on the grid: with a couple of hundred lines, one line
+        // more or less at a single weight is noise.
+        let mut right = Vec::new();
         for fusion in FUSION_GRID {
             let model = ConfidenceModel {
                 fusion,
                 fusion_voice: fusion,
                 ..ConfidenceModel::default()
             };
-            let mut right = [0usize; 2];
+            let mut counts = [0usize; 2];
             for (l, e) in fit.iter().zip(&embeddings) {
+                if l.topic == TOPIC_NONE {
+                    continue;
+                }
                 let m = semantic.find_tuned(
                     &l.text,
                     l.channel,
@@ -154,22 +182,29 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
                     model.thresholds,
                     e.as_ref(),
                 )?;
-                right[usize::from(l.channel == Channel::Voice)] +=
-                    usize::from(m.candidates.first().is_some_and(|c| c.topic == l.topic));
+                counts[usize::from(l.channel == Channel::Voice)] +=
+                    usize::from(best_in_scope(&m) == Some(l.topic.as_str()));
             }
             println!(
                 "  fusion {fusion:>6.2}: ranked right {} chat, {} voice of {}",
-                right[0],
-                right[1],
+                counts[0],
+                counts[1],
                 fit.len()
             );
+            right.push(counts);
+        }
+        let mut best = [(0usize, 0.0f32); 2];
+        for (i, fusion) in FUSION_GRID.iter().enumerate() {
+            let before = right[i.saturating_sub(1)];
+            let after = right[(i + 1).min(right.len() - 1)];
             for k in 0..2 {
-                if right[k] > best[k].0 {
-                    best[k] = (right[k], fusion);
+                let smoothed = before[k] + right[i][k] + after[k];
+                if smoothed > best[k].0 {
+                    best[k] = (smoothed, *fusion);
                 }
             }
         }
-        calibration.semantic = fit_model(&semantic, &fit, best[0].1, best[1].1)?;
+        calibration.semantic = fit_model(&semantic, &fit, Some(&extra), best[0].1, best[1].1)?;
         semantic.set_calibration(calibration.clone());
         report_halves(&semantic, &fit, &report)?;
     } else {
@@ -177,9 +212,17 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
     }
     if write {
         let path = knowledge::default_calibration_path(&project.root);
+        let name = |p: &std::path::Path| {
+            p.file_name()
+                .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+        };
+        let also: String = fit_also
+            .iter()
+            .map(|p| format!(" --fit-also {}", name(p)))
+            .collect();
         let comment = format!(
-            "Fitted by `vejviser knowledge calibrate {} --write` on the half of its\nlines whose id hashes even; do not edit by hand.",
-            file.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+            "Fitted by `vejviser knowledge calibrate {}{also} --write` on the half of\nits lines whose id hashes even (and all of the --fit-also lines); do not\nedit by hand.",
+            name(file)
         );
         std::fs::write(&path, calibration.to_yaml(&comment))?;
         println!("wrote {}", path.display());
@@ -188,14 +231,38 @@ fn calibrate(project: &Project, file: &std::path::Path, write: bool) -> anyhow::
 }
 
 /// Fusion weights tried (semantic similarity against relative lexical score).
-const FUSION_GRID: [f32; 14] = [
-    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 1000.0,
+const FUSION_GRID: [f32; 13] = [
+    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0,
 ];
 
-/// Fits the confidence model and thresholds on the fitting half.
+/// One fitting line as the probe model ranks it.
+struct Sample {
+    /// Of the best in-scope candidate.
+    features: knowledge::Features,
+    /// Whether the best in-scope candidate's topic is the line's.
+    right: bool,
+    gold_none: bool,
+    /// Whether the line is of the fitting half (not an extra line).
+    counts: bool,
+    /// Whether an out-of-scope example ranked first.
+    none_first: bool,
+}
+
+/// The topic of the best in-scope candidate.
+fn best_in_scope(m: &knowledge::Match) -> Option<&str> {
+    m.candidates
+        .iter()
+        .map(|c| c.topic.as_str())
+        .find(|t| *t != TOPIC_NONE)
+}
+
+/// Fits the out-of-scope model, the confidence model and their thresholds
+/// on the fitting half (`extra` lines only help fit the models); without
+/// `extra`, no out-of-scope model is fitted.
 fn fit_model(
     matcher: &Matcher,
     fit: &[&Labelled],
+    extra: Option<&[&Labelled]>,
     fusion: f32,
     fusion_voice: f32,
 ) -> anyhow::Result<ConfidenceModel> {
@@ -204,32 +271,127 @@ fn fit_model(
         fusion_voice,
         ..ConfidenceModel::default()
     };
-    // Features of the best candidate, and whether its topic was right.
+    // Features of the best in-scope candidate, whether its topic was
+    // right, whether the line is out of scope, whether it counts for the
+    // thresholds.
     let mut samples = Vec::new();
-    for l in fit {
+    for (l, counts) in fit
+        .iter()
+        .map(|l| (l, true))
+        .chain(extra.unwrap_or_default().iter().map(|l| (l, false)))
+    {
         let e = matcher.embed(&l.text);
         let m = matcher.find_tuned(&l.text, l.channel, &probe, probe.thresholds, e.as_ref())?;
-        let Some(top) = m.candidates.first() else {
+        let Some(top) = best_in_scope(&m) else {
             continue;
         };
-        if top.topic == TOPIC_NONE {
-            continue;
-        }
-        samples.push((m.features, top.topic == l.topic, l.topic == TOPIC_NONE));
+        let none_first = m.candidates.first().is_some_and(|c| c.topic == TOPIC_NONE);
+        samples.push(Sample {
+            features: m.features,
+            right: top == l.topic,
+            gold_none: l.topic == TOPIC_NONE,
+            counts,
+            none_first,
+        });
     }
+    let out_of_scope = if extra.is_some() {
+        let fitted = OutOfScopeModel::fit(
+            &samples
+                .iter()
+                .map(|s| (s.features, s.gold_none))
+                .collect::<Vec<_>>(),
+        );
+        OutOfScopeModel {
+            threshold: choose_out_of_scope_threshold(&fitted, &samples),
+            ..fitted
+        }
+    } else {
+        OutOfScopeModel::default()
+    };
+    let counted: Vec<_> = samples.iter().filter(|s| s.counts).collect();
+    let in_scope = counted.iter().filter(|s| !s.gold_none).count().max(1);
+    let is_none = |s: &Sample| {
+        s.none_first || out_of_scope.probability(&s.features) >= out_of_scope.threshold
+    };
+    let already_none = counted
+        .iter()
+        .filter(|s| !s.gold_none && is_none(s))
+        .count();
+    let kept: Vec<(knowledge::Features, bool, bool)> = counted
+        .iter()
+        .filter(|s| !is_none(s))
+        .map(|s| (s.features, s.right, s.gold_none))
+        .collect();
+    // The confidence model is fitted on every line the out-of-scope
+    // examples do not claim, not only on those the out-of-scope model
+    // lets through: that model keeps lines with weak similarity only when
+    // other evidence is strong, and fitted on what it keeps, similarity
+    // would seem to lower the chance of being right.
     let fitted = ConfidenceModel::fit(
-        &samples
+        &counted
             .iter()
-            .map(|(f, ok, _)| (*f, *ok))
+            .filter(|s| !s.none_first)
+            .map(|s| (s.features, s.right))
             .collect::<Vec<_>>(),
     );
-    let thresholds = choose_thresholds(&fitted, &samples);
+    let budget = (MAX_IN_SCOPE_AS_NONE * in_scope as f64) as usize;
+    let thresholds = choose_thresholds(
+        &fitted,
+        &kept,
+        in_scope,
+        budget.saturating_sub(already_none),
+    );
     Ok(ConfidenceModel {
         thresholds,
         fusion,
         fusion_voice,
+        out_of_scope,
         ..fitted
     })
+}
+
+/// The out-of-scope threshold that maximises the share of in-scope lines
+/// still answered right plus the share of out-of-scope lines caught (all
+/// fitting lines, `extra` included, the two classes weighted equally),
+/// while at most [`MAX_IN_SCOPE_AS_NONE`] of the fitting half's in-scope
+/// lines come back as `none`.
+fn choose_out_of_scope_threshold(model: &OutOfScopeModel, samples: &[Sample]) -> f32 {
+    // A line whose best candidate is an out-of-scope example is `none`
+    // whatever the threshold.
+    let scored: Vec<(f32, bool, bool)> = samples
+        .iter()
+        .map(|s| {
+            let p = if s.none_first {
+                1.0
+            } else {
+                model.probability(&s.features)
+            };
+            (p, s.right, s.gold_none)
+        })
+        .collect();
+    let in_scope = scored.iter().filter(|s| !s.2).count().max(1) as f64;
+    let none = scored.iter().filter(|s| s.2).count().max(1) as f64;
+    let mut best = (f64::MIN, 1.0f32);
+    for step in (1..100).rev() {
+        let t = step as f32 / 100.0;
+        let (mut right_in, mut as_none, mut caught) = (0usize, 0usize, 0usize);
+        for &(p, ok, gold_none) in &scored {
+            match (p >= t, gold_none) {
+                (false, false) => right_in += usize::from(ok),
+                (true, false) => as_none += 1,
+                (true, true) => caught += 1,
+                (false, true) => {}
+            }
+        }
+        if as_none as f64 / in_scope > MAX_IN_SCOPE_AS_NONE {
+            break;
+        }
+        let objective = right_in as f64 / in_scope + caught as f64 / none;
+        if objective > best.0 {
+            best = (objective, t);
+        }
+    }
+    best.1
 }
 
 fn report_halves(matcher: &Matcher, fit: &[&Labelled], report: &[&Labelled]) -> anyhow::Result<()> {
@@ -264,12 +426,14 @@ const MAX_IN_SCOPE_AS_NONE: f64 = 0.04;
 fn choose_thresholds(
     c: &ConfidenceModel,
     samples: &[(knowledge::Features, bool, bool)],
+    in_scope: usize,
+    may_turn_none: usize,
 ) -> Thresholds {
     let scored: Vec<(f32, bool, bool)> = samples
         .iter()
         .map(|(f, ok, gold_none)| (c.confidence(f), *ok, *gold_none))
         .collect();
-    let in_scope = scored.iter().filter(|s| !s.2).count().max(1) as f64;
+    let in_scope = in_scope.max(1) as f64;
     let none = scored.iter().filter(|s| s.2).count().max(1) as f64;
     let mut best = (f64::MIN, 0.0f32);
     for step in 0..100 {
@@ -283,7 +447,7 @@ fn choose_thresholds(
                 (true, true) => {}
             }
         }
-        if as_none as f64 / in_scope > MAX_IN_SCOPE_AS_NONE {
+        if as_none > may_turn_none {
             break;
         }
         let objective = right_in as f64 / in_scope + caught as f64 / none;
