@@ -415,7 +415,7 @@ fn report_halves(matcher: &Matcher, fit: &[&Labelled], report: &[&Labelled]) -> 
 }
 
 /// Most in-scope lines that may come back as `none` on the fitting half.
-const MAX_IN_SCOPE_AS_NONE: f64 = 0.04;
+const MAX_IN_SCOPE_AS_NONE: f64 = 0.025;
 
 /// The confirm threshold (below it a line comes back as `none`) that
 /// maximises in-scope accuracy plus the share of `none` lines caught, the
