@@ -326,9 +326,12 @@ fn fit_model(
     // examples do not claim, not only on those the out-of-scope model
     // lets through: that model keeps lines with weak similarity only when
     // other evidence is strong, and fitted on what it keeps, similarity
-    // would seem to lower the chance of being right.
+    // would seem to lower the chance of being right. The `extra` lines
+    // count too: out-of-scope and vague ones ("min sag", labelled with no
+    // topic of the list) teach it what a question it cannot be sure of
+    // looks like; the thresholds below are chosen on the fitting half only.
     let fitted = ConfidenceModel::fit(
-        &counted
+        &samples
             .iter()
             .filter(|s| !s.none_first)
             .map(|s| (s.features, s.right))
