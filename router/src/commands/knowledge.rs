@@ -150,7 +150,7 @@ fn calibrate(
     // The lexical channel alone keeps to its out-of-scope examples (`none`
     // when one ranks first): a model of its absolute BM25 scores would not
     // carry over to a knowledge base of another size.
-    calibration.lexical = fit_model(&lexical, &fit, None, 0.0, 0.0)?;
+    calibration.lexical = fit_model(&lexical, &fit, &extra, false, 0.0, 0.0)?;
     lexical.set_calibration(calibration.clone());
     report_halves(&lexical, &fit, &report)?;
 
@@ -204,7 +204,14 @@ fn calibrate(
                 }
             }
         }
-        calibration.semantic = fit_model(&semantic, &fit, Some(&extra), best[0].1, best[1].1)?;
+        calibration.semantic = fit_model(
+            &semantic,
+            &fit,
+            &extra,
+            !extra.is_empty(),
+            best[0].1,
+            best[1].1,
+        )?;
         semantic.set_calibration(calibration.clone());
         report_halves(&semantic, &fit, &report)?;
     } else {
@@ -257,12 +264,13 @@ fn best_in_scope(m: &knowledge::Match) -> Option<&str> {
 }
 
 /// Fits the out-of-scope model, the confidence model and their thresholds
-/// on the fitting half (`extra` lines only help fit the models); without
-/// `extra`, no out-of-scope model is fitted.
+/// on the fitting half (`extra` lines only help fit the models); the
+/// out-of-scope model only when `out_of_scope_model` is set.
 fn fit_model(
     matcher: &Matcher,
     fit: &[&Labelled],
-    extra: Option<&[&Labelled]>,
+    extra: &[&Labelled],
+    out_of_scope_model: bool,
     fusion: f32,
     fusion_voice: f32,
 ) -> anyhow::Result<ConfidenceModel> {
@@ -278,7 +286,7 @@ fn fit_model(
     for (l, counts) in fit
         .iter()
         .map(|l| (l, true))
-        .chain(extra.unwrap_or_default().iter().map(|l| (l, false)))
+        .chain(extra.iter().map(|l| (l, false)))
     {
         let e = matcher.embed(&l.text);
         let m = matcher.find_tuned(&l.text, l.channel, &probe, probe.thresholds, e.as_ref())?;
@@ -294,7 +302,7 @@ fn fit_model(
             none_first,
         });
     }
-    let out_of_scope = if extra.is_some() {
+    let out_of_scope = if out_of_scope_model {
         let fitted = OutOfScopeModel::fit(
             &samples
                 .iter()

@@ -62,7 +62,10 @@ fn flows_check_locates_each_problem_and_exits_1() {
     let flow = dir.path().join("flow.yaml");
     let text = std::fs::read_to_string(&flow).expect("read");
     let broken = text
-        .replace("  answer: 0.86", "  answer: 0.12")
+        .replace(
+            "# thresholds:\n#   answer: 0.70\n#   confirm: 0.10",
+            "thresholds:\n  answer: 0.12\n  confirm: 0.10",
+        )
         .replace(
             "    transfer: jobcenter\n  - topic: mitid",
             "    transfer: jobcentret\n  - topic: mitid",

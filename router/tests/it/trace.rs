@@ -159,7 +159,7 @@ fn voice_confirm_answer_sms_goodbye() {
         Channel::Voice,
         at(2026, 3, 10, 10, 0),
         &[
-            "øh noget med papirer til rejsen",
+            "øh det er angående noget med min mor",
             "nej det er noget andet",
             "hvordan søger jeg om nyt pas",
             "ja tak",
