@@ -53,7 +53,9 @@ pub struct Term {
 pub(crate) struct Lexicon {
     words: HashMap<String, u32>,
     stems: HashMap<String, u32>,
-    by_len: Vec<Vec<Vec<char>>>,
+    /// Lexicon words by length in characters, each with its
+    /// [`letter_set`].
+    by_len: Vec<Vec<(u64, Vec<char>)>>,
 }
 
 /// The Danish analyser.
@@ -123,7 +125,7 @@ impl Analyzer {
             if lexicon.by_len.len() <= chars.len() {
                 lexicon.by_len.resize(chars.len() + 1, Vec::new());
             }
-            lexicon.by_len[chars.len()].push(chars);
+            lexicon.by_len[chars.len()].push((letter_set(&chars), chars));
         }
         for bucket in &mut lexicon.by_len {
             bucket.sort();
@@ -301,6 +303,7 @@ impl Analyzer {
             return None;
         }
         let q: Vec<char> = w.chars().collect();
+        let q_set = letter_set(&q);
         let mut best: Option<(usize, u32, &Vec<char>)> = None;
         let lo = q.len().saturating_sub(max);
         let hi = (q.len() + max).min(self.lexicon.by_len.len().saturating_sub(1));
@@ -308,7 +311,13 @@ impl Analyzer {
             let Some(bucket) = self.lexicon.by_len.get(len) else {
                 continue;
             };
-            for cand in bucket {
+            for (set, cand) in bucket {
+                // Each edit adds or removes at most two letters of the
+                // word's letter set: more differing letters than twice the
+                // edits allowed rule the word out without the full distance.
+                if (set ^ q_set).count_ones() as usize > 2 * max {
+                    continue;
+                }
                 let d = edit_distance(&q, cand, max);
                 if d > max {
                     continue;
@@ -326,6 +335,15 @@ impl Analyzer {
         }
         best.map(|(d, _, c)| (c.iter().collect(), d))
     }
+}
+
+/// The letters of a word as a set of 64 bits (letters beyond 64 share
+/// bits, which only makes the set coarser): two words `k` edits apart
+/// differ in at most `2k` of these bits.
+fn letter_set(chars: &[char]) -> u64 {
+    chars
+        .iter()
+        .fold(0u64, |set, &c| set | 1u64 << (u32::from(c) % 64))
 }
 
 /// Damerau–Levenshtein (optimal string alignment) distance, giving up with
@@ -415,6 +433,38 @@ mod tests {
     fn drops_fillers() {
         let a = analyzer();
         assert!(a.analyze_query("øh ja hej altså").is_empty());
+    }
+
+    #[test]
+    fn letter_sets_never_rule_out_a_word_within_reach() {
+        let c = |s: &str| s.chars().collect::<Vec<_>>();
+        let words = [
+            "kørekort",
+            "korekort",
+            "kørekrot",
+            "kørkort",
+            "kørekorts",
+            "sundhedskort",
+            "sundheds",
+            "nødpas",
+            "dødpas",
+            "pas",
+            "spa",
+            "affald",
+            "afald",
+            "æøå",
+            "aoa",
+        ];
+        for a in words {
+            for b in words {
+                for max in 1..=2 {
+                    if edit_distance(&c(a), &c(b), max) <= max {
+                        let differing = (letter_set(&c(a)) ^ letter_set(&c(b))).count_ones();
+                        assert!(differing as usize <= 2 * max, "{a} {b} {max}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
