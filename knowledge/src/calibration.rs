@@ -275,7 +275,7 @@ struct RawCalibration {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawModel {
-    weights: RawWeights,
+    weights: Features,
     bias: f32,
     fusion: f32,
     fusion_voice: f32,
@@ -286,45 +286,9 @@ struct RawModel {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutOfScope {
-    weights: RawWeights,
+    weights: Features,
     bias: f32,
     threshold: f32,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWeights {
-    log_score: f32,
-    margin: f32,
-    coverage: f32,
-    log_terms: f32,
-    voice: f32,
-    semantic: f32,
-    semantic_margin: f32,
-    out_of_scope_gap: f32,
-    out_of_scope_similarity: f32,
-    unknown_words: f32,
-    out_of_scope_lexical: f32,
-    semantic_spread: f32,
-}
-
-impl RawWeights {
-    fn array(&self) -> [f32; N_FEATURES] {
-        [
-            self.log_score,
-            self.margin,
-            self.coverage,
-            self.log_terms,
-            self.voice,
-            self.semantic,
-            self.semantic_margin,
-            self.out_of_scope_gap,
-            self.out_of_scope_similarity,
-            self.unknown_words,
-            self.out_of_scope_lexical,
-            self.semantic_spread,
-        ]
-    }
 }
 
 #[derive(Deserialize)]
@@ -375,9 +339,9 @@ pub(crate) fn load_calibration(path: &Path) -> Result<Calibration, KnowledgeErro
             return Err(bad("thresholds must lie between 0 and 1"));
         }
         Ok(ConfidenceModel {
-            weights: m.weights.array(),
+            weights: m.weights.as_array(),
             out_of_scope: OutOfScopeModel {
-                weights: m.out_of_scope.weights.array(),
+                weights: m.out_of_scope.weights.as_array(),
                 bias: m.out_of_scope.bias,
                 threshold: m.out_of_scope.threshold,
             },

@@ -85,8 +85,10 @@ pub struct Candidate {
     pub score: f32,
 }
 
-/// The features the confidence is computed from.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// The features the confidence is computed from; the same names weigh
+/// them in `knowledge/calibration.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Features {
     /// ln(1 + score of the best topic).
     pub log_score: f32,
