@@ -387,6 +387,15 @@ impl Matcher {
         self.calibration = calibration;
     }
 
+    /// The answer id of index entry `ord` (`None` for an out-of-scope
+    /// example).
+    fn answer_id(&self, ord: usize) -> Option<String> {
+        match self.entries[ord] {
+            EntryKind::Answer(i) => Some(self.answers[i].id.clone()),
+            EntryKind::OutOfScope => None,
+        }
+    }
+
     /// The query's embedding, when the semantic channel is on. Spoken
     /// fillers are left out first: they carry no meaning, and the answers'
     /// questions it is compared with have none.
@@ -532,10 +541,7 @@ impl Matcher {
             .iter()
             .take(MAX_CANDIDATES)
             .map(|&(t, score, ord)| Candidate {
-                answer_id: match self.entries[ord] {
-                    EntryKind::Answer(i) => Some(self.answers[i].id.clone()),
-                    EntryKind::OutOfScope => None,
-                },
+                answer_id: self.answer_id(ord),
                 topic: self.topics[t].clone(),
                 score,
             })
@@ -605,10 +611,7 @@ impl Matcher {
         } else {
             decision
         };
-        let answer_id = match self.entries[best_ord] {
-            EntryKind::Answer(i) => Some(self.answers[i].id.clone()),
-            EntryKind::OutOfScope => None,
-        };
+        let answer_id = self.answer_id(best_ord);
         Ok(Match {
             topic,
             answer_id,

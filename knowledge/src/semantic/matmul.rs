@@ -439,19 +439,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Deterministic pseudo-random values (a linear congruential generator).
-    fn values(n: usize, seed: u64, range: i32) -> Vec<i32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((s >> 33) as i32).rem_euclid(2 * range + 1) - range
-            })
-            .collect()
-    }
+    use crate::semantic::simd::tests::values;
 
     /// Every path this CPU has, on shapes with and without padding and
     /// every token count up to 14, against the textbook sums.

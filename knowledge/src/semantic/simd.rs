@@ -351,11 +351,11 @@ mod x86 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Deterministic pseudo-random values (a linear congruential generator).
-    fn values(n: usize, seed: u64, range: i32) -> Vec<i32> {
+    pub(in crate::semantic) fn values(n: usize, seed: u64, range: i32) -> Vec<i32> {
         let mut s = seed;
         (0..n)
             .map(|_| {
