@@ -385,15 +385,11 @@ fn choose_out_of_scope_threshold(model: &OutOfScopeModel, samples: &[Sample]) ->
     let mut best = (f64::MIN, 1.0f32);
     for step in (1..100).rev() {
         let t = step as f32 / 100.0;
-        let (mut right_in, mut as_none, mut caught) = (0usize, 0usize, 0usize);
-        for &(p, ok, gold_none) in &scored {
-            match (p >= t, gold_none) {
-                (false, false) => right_in += usize::from(ok),
-                (true, false) => as_none += 1,
-                (true, true) => caught += 1,
-                (false, true) => {}
-            }
-        }
+        let (right_in, as_none, caught) = none_tally(
+            scored
+                .iter()
+                .map(|&(p, ok, gold_none)| (p >= t, ok, gold_none)),
+        );
         if as_none as f64 / in_scope > MAX_IN_SCOPE_AS_NONE {
             break;
         }
@@ -425,6 +421,22 @@ fn report_halves(matcher: &Matcher, fit: &[&Labelled], report: &[&Labelled]) -> 
     Ok(())
 }
 
+/// Counts, over lines given as (comes back as `none`, best topic right,
+/// labelled `none`): in-scope lines answered right, in-scope lines turned
+/// into `none`, and `none` lines caught.
+fn none_tally(lines: impl Iterator<Item = (bool, bool, bool)>) -> (usize, usize, usize) {
+    let (mut right_in, mut as_none, mut caught) = (0usize, 0usize, 0usize);
+    for (is_none, ok, gold_none) in lines {
+        match (is_none, gold_none) {
+            (false, false) => right_in += usize::from(ok),
+            (true, false) => as_none += 1,
+            (true, true) => caught += 1,
+            (false, true) => {}
+        }
+    }
+    (right_in, as_none, caught)
+}
+
 /// Most in-scope lines that may come back as `none` on the fitting half.
 const MAX_IN_SCOPE_AS_NONE: f64 = 0.025;
 
@@ -449,15 +461,11 @@ fn choose_thresholds(
     let mut best = (f64::MIN, 0.0f32);
     for step in 0..100 {
         let t = step as f32 / 100.0;
-        let (mut right_in, mut as_none, mut caught) = (0usize, 0usize, 0usize);
-        for &(conf, ok, gold_none) in &scored {
-            match (conf >= t, gold_none) {
-                (true, false) => right_in += usize::from(ok),
-                (false, false) => as_none += 1,
-                (false, true) => caught += 1,
-                (true, true) => {}
-            }
-        }
+        let (right_in, as_none, caught) = none_tally(
+            scored
+                .iter()
+                .map(|&(conf, ok, gold_none)| (conf < t, ok, gold_none)),
+        );
         if as_none > may_turn_none {
             break;
         }
