@@ -24,7 +24,7 @@ use crate::semantic::index::stable_hash;
 
 /// Changes whenever training or the file layout does, so a cache written
 /// by an older build is retrained.
-const CACHE_MAGIC: &[u8; 8] = b"VJTCLS01";
+const CACHE_MAGIC: &[u8; 8] = b"VJTCLS02";
 /// Passes over the training texts.
 const EPOCHS: usize = 10;
 const BATCH: usize = 256;
@@ -238,22 +238,54 @@ fn training_key(samples: &[(usize, Vec<f32>)], classes: usize) -> u64 {
     stable_hash(&[CACHE_MAGIC, settings.as_bytes(), &bytes])
 }
 
+/// How many trained classifiers the cache file keeps (the newest): the
+/// benchmark's synthetic knowledge bases and a municipality's own one then
+/// do not push each other out.
+const CACHE_SLOTS: usize = 4;
+
+/// The cache file: the magic, then records of (key, dim, classes, mean,
+/// weights, bias), little-endian. Its records in order, each as (key, the
+/// record's bytes); an unreadable file has none.
+fn cache_records(bytes: &[u8]) -> Vec<(u64, &[u8])> {
+    let mut out = Vec::new();
+    if bytes.len() < 8 || &bytes[..8] != CACHE_MAGIC {
+        return out;
+    }
+    let u64_at = |at: usize| -> Option<u64> {
+        let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    };
+    let mut at = 8;
+    while let (Some(key), Some(dim), Some(classes)) = (u64_at(at), u64_at(at + 8), u64_at(at + 16))
+    {
+        // Sizes from a damaged file may be anything: checked arithmetic.
+        let end = (dim as usize)
+            .checked_mul((classes as usize).saturating_add(1))
+            .and_then(|f| f.checked_add(classes as usize))
+            .and_then(|f| f.checked_mul(4))
+            .and_then(|b| b.checked_add(at + 24));
+        let Some(record) = end.and_then(|end| bytes.get(at..end)) else {
+            break;
+        };
+        let end = at + record.len();
+        out.push((key, record));
+        at = end;
+    }
+    out
+}
+
 fn read_cache(path: &Path, key: u64, dim: usize, classes: usize) -> Option<TopicClassifier> {
     let bytes = std::fs::read(path).ok()?;
-    let header = 8 + 8 + 8 + 8;
-    let floats = dim + classes * dim + classes;
-    if bytes.len() != header + 4 * floats || &bytes[..8] != CACHE_MAGIC {
-        return None;
-    }
+    let (_, record) = cache_records(&bytes).into_iter().find(|(k, _)| *k == key)?;
     let u64_at = |at: usize| {
         let mut a = [0u8; 8];
-        a.copy_from_slice(&bytes[at..at + 8]);
+        a.copy_from_slice(&record[at..at + 8]);
         u64::from_le_bytes(a)
     };
-    if u64_at(8) != key || u64_at(16) != dim as u64 || u64_at(24) != classes as u64 {
+    if u64_at(8) != dim as u64 || u64_at(16) != classes as u64 {
         return None;
     }
-    let values: Vec<f32> = bytes[header..]
+    let values: Vec<f32> = record[24..]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
@@ -272,8 +304,17 @@ fn write_cache(path: &Path, key: u64, c: &TopicClassifier) -> std::io::Result<()
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    let old = std::fs::read(path).unwrap_or_default();
+    let kept: Vec<&[u8]> = cache_records(&old)
+        .into_iter()
+        .filter(|(k, _)| *k != key)
+        .map(|(_, r)| r)
+        .collect();
     let mut buf = Vec::new();
     buf.extend_from_slice(CACHE_MAGIC);
+    for record in &kept[kept.len().saturating_sub(CACHE_SLOTS - 1)..] {
+        buf.extend_from_slice(record);
+    }
     buf.extend_from_slice(&key.to_le_bytes());
     buf.extend_from_slice(&(c.dim as u64).to_le_bytes());
     buf.extend_from_slice(&(c.classes as u64).to_le_bytes());
@@ -326,9 +367,17 @@ mod tests {
         let (again, trained) = TopicClassifier::build(&data, 3, Some(&path)).unwrap();
         assert!(!trained, "the second build reads the cache");
         assert_eq!(again, c);
-        // Other data: the cached weights do not apply.
+        // Other data: the cached weights do not apply; both are kept.
         let mut other = data.clone();
         other[0].0 = 1;
+        let (_, trained) = TopicClassifier::build(&other, 3, Some(&path)).unwrap();
+        assert!(trained);
+        let (first, trained) = TopicClassifier::build(&data, 3, Some(&path)).unwrap();
+        assert!(!trained, "the first one is still in the cache");
+        assert_eq!(first, c);
+        // A damaged file is retrained over, never trusted.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let (_, trained) = TopicClassifier::build(&other, 3, Some(&path)).unwrap();
         assert!(trained);
     }
