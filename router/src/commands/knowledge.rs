@@ -395,9 +395,12 @@ fn fit_model(
     // Vague lines the out-of-scope model lets through: answering one
     // directly is never right, so they count against the answer
     // threshold's precision (they are what "Handler det om …?" is for).
+    // Only with both channels: the lexical model has no feature that tells
+    // a vague line (the topic classifier's log-probability does), and
+    // counting them would leave it never answering.
     let vague: Vec<knowledge::Features> = samples
         .iter()
-        .filter(|s| !s.counts && !s.gold_none && !is_none(s))
+        .filter(|s| out_of_scope_model && !s.counts && !s.gold_none && !is_none(s))
         .map(|s| s.features)
         .collect();
     let thresholds = choose_thresholds(
