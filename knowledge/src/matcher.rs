@@ -11,7 +11,9 @@
 //! [`Features`]) whose weights are fitted on labelled utterances by
 //! `vejviser knowledge calibrate` and stored in `knowledge/calibration.yaml`.
 //! Out-of-scope examples are indexed as entries of topic `none`: when one of
-//! them ranks first, the utterance is out of scope.
+//! them ranks first, the utterance is out of scope. With the semantic
+//! channel, a topic classifier trained on the knowledge base's own texts
+//! (`classifier.rs`) adds its probability of each topic to the ranking.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
