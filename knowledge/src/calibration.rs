@@ -14,16 +14,19 @@ use crate::matcher::{Features, Thresholds};
 use crate::yaml::parse_yaml;
 
 /// Number of features the confidence is computed from.
-pub const N_FEATURES: usize = 12;
+pub const N_FEATURES: usize = 14;
 
 /// The features the confidence model weighs: the margins of both channels,
 /// the lexical coverage and the channel. Absolute scores and cosines move
 /// with the query's length and with its closeness to everything, and a
 /// model that leans on them is sure of vague questions ("noget med papirer
 /// til rejsen"); on the reporting half and the holdout this small model is
-/// also the better calibrated one. The rest serve the out-of-scope model.
+/// also the better calibrated one. The rest serve the out-of-scope model
+/// (the topic classifier's probabilities too: as a confidence feature its
+/// probability of the best topic changed no decision on the reporting
+/// half, while its probability of `none` helps tell out-of-scope lines).
 const CONFIDENCE_FEATURES: [bool; N_FEATURES] = [
-    false, true, true, false, true, false, true, false, false, false, false, false,
+    false, true, true, false, true, false, true, false, false, false, false, false, true, false,
 ];
 
 /// The model that decides whether an utterance is out of scope (topic
@@ -159,6 +162,8 @@ pub struct ConfidenceModel {
     /// The same for voice lines, whose words speech recognition garbles
     /// more often.
     pub fusion_voice: f32,
+    /// Weight of the topic classifier's probability in the same ranking.
+    pub classifier: f32,
     /// Whether the utterance is out of scope.
     pub out_of_scope: OutOfScopeModel,
 }
@@ -175,7 +180,9 @@ impl Default for ConfidenceModel {
     /// A conservative hand-set model, used only until one is fitted.
     fn default() -> Self {
         ConfidenceModel {
-            weights: [1.0, 2.0, 2.0, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            weights: [
+                1.0, 2.0, 2.0, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+            ],
             bias: -3.0,
             thresholds: Thresholds {
                 answer: 0.7,
@@ -183,6 +190,7 @@ impl Default for ConfidenceModel {
             },
             fusion: 0.0,
             fusion_voice: 0.0,
+            classifier: 0.0,
             out_of_scope: OutOfScopeModel::default(),
         }
     }
@@ -201,6 +209,8 @@ const FEATURE_NAMES: [&str; N_FEATURES] = [
     "unknown_words",
     "out_of_scope_lexical",
     "semantic_spread",
+    "classifier",
+    "classifier_none",
 ];
 
 impl ConfidenceModel {
@@ -227,8 +237,13 @@ impl ConfidenceModel {
             out.push_str(&format!("    {feature}: {w:.4}\n"));
         }
         out.push_str(&format!(
-            "  bias: {:.4}\n  fusion: {:.3}\n  fusion_voice: {:.3}\n  thresholds:\n    answer: {:.3}\n    confirm: {:.3}\n",
-            self.bias, self.fusion, self.fusion_voice, self.thresholds.answer, self.thresholds.confirm
+            "  bias: {:.4}\n  fusion: {:.3}\n  fusion_voice: {:.3}\n  classifier: {:.3}\n  thresholds:\n    answer: {:.3}\n    confirm: {:.3}\n",
+            self.bias,
+            self.fusion,
+            self.fusion_voice,
+            self.classifier,
+            self.thresholds.answer,
+            self.thresholds.confirm
         ));
         out.push_str("  out_of_scope:\n    weights:\n");
         for (feature, w) in FEATURE_NAMES.iter().zip(self.out_of_scope.weights) {
@@ -257,7 +272,7 @@ impl Calibration {
         for line in comment.lines() {
             out.push_str(&format!("# {line}\n"));
         }
-        out.push_str("version: 3\n");
+        out.push_str("version: 4\n");
         self.lexical.to_yaml("lexical", &mut out);
         self.semantic.to_yaml("semantic", &mut out);
         out
@@ -279,6 +294,7 @@ struct RawModel {
     bias: f32,
     fusion: f32,
     fusion_voice: f32,
+    classifier: f32,
     thresholds: RawThresholds,
     out_of_scope: RawOutOfScope,
 }
@@ -316,8 +332,10 @@ pub(crate) fn load_calibration(path: &Path) -> Result<Calibration, KnowledgeErro
             message: message.into(),
         }])
     };
-    if raw.version != 3 {
-        return Err(bad("only version 3 is supported"));
+    if raw.version != 4 {
+        return Err(bad(
+            "only version 4 is supported (version 3 has no topic classifier weight or features); refit with `vejviser knowledge calibrate`",
+        ));
     }
     let model = |m: RawModel| -> Result<ConfidenceModel, KnowledgeError> {
         let t = &m.thresholds;
@@ -329,11 +347,11 @@ pub(crate) fn load_calibration(path: &Path) -> Result<Calibration, KnowledgeErro
                 "the confirm threshold cannot be above the answer threshold",
             ));
         }
-        if [m.fusion, m.fusion_voice]
+        if [m.fusion, m.fusion_voice, m.classifier]
             .iter()
             .any(|f| f.is_nan() || *f < 0.0)
         {
-            return Err(bad("the fusion weight cannot be negative"));
+            return Err(bad("the fusion and classifier weights cannot be negative"));
         }
         if !(0.0..=1.0).contains(&m.out_of_scope.threshold) {
             return Err(bad("thresholds must lie between 0 and 1"));
@@ -348,6 +366,7 @@ pub(crate) fn load_calibration(path: &Path) -> Result<Calibration, KnowledgeErro
             bias: m.bias,
             fusion: m.fusion,
             fusion_voice: m.fusion_voice,
+            classifier: m.classifier,
             thresholds: Thresholds {
                 answer: t.answer,
                 confirm: t.confirm,
@@ -441,14 +460,31 @@ mod tests {
     }
 
     #[test]
+    fn version_3_is_rejected_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        let text = Calibration::default()
+            .to_yaml("old")
+            .replace("version: 4", "version: 3");
+        std::fs::write(&path, text).unwrap();
+        let err = load_calibration(&path).unwrap_err().to_string();
+        assert!(err.contains("version 4"), "{err}");
+        assert!(err.contains("classifier"), "{err}");
+    }
+
+    #[test]
     fn yaml_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.yaml");
         let mut c = Calibration::default();
         c.semantic.out_of_scope.threshold = 0.42;
         c.semantic.out_of_scope.weights[9] = 1.5;
+        c.semantic.out_of_scope.weights[13] = -0.75;
+        c.semantic.classifier = 0.5;
         std::fs::write(&path, c.to_yaml("test")).unwrap();
         let back = load_calibration(&path).unwrap();
+        assert!((back.semantic.classifier - 0.5).abs() < 1e-3);
+        assert!((back.semantic.out_of_scope.weights[13] + 0.75).abs() < 1e-3);
         assert_eq!(back.semantic.thresholds, c.semantic.thresholds);
         assert!((back.semantic.out_of_scope.threshold - 0.42).abs() < 1e-3);
         assert!((back.semantic.out_of_scope.weights[9] - 1.5).abs() < 1e-3);

@@ -12,6 +12,7 @@
 
 mod analysis;
 mod calibration;
+mod classifier;
 mod error;
 mod fingerprint;
 mod index;

@@ -11,7 +11,9 @@
 //! [`Features`]) whose weights are fitted on labelled utterances by
 //! `vejviser knowledge calibrate` and stored in `knowledge/calibration.yaml`.
 //! Out-of-scope examples are indexed as entries of topic `none`: when one of
-//! them ranks first, the utterance is out of scope.
+//! them ranks first, the utterance is out of scope. With the semantic
+//! channel, a topic classifier trained on the knowledge base's own texts
+//! (`classifier.rs`) adds its probability of each topic to the ranking.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -23,6 +25,7 @@ use tantivy::{collector::TopDocs, Term};
 
 use crate::analysis::{is_filler, Analyzer};
 use crate::calibration::{Calibration, ConfidenceModel, N_FEATURES};
+use crate::classifier::TopicClassifier;
 use crate::error::KnowledgeError;
 use crate::index::{self, BuiltIndex, Entry, FIELD_BOOSTS};
 use crate::model::{Answer, TOPIC_EMERGENCY, TOPIC_HUMAN, TOPIC_NONE};
@@ -120,6 +123,13 @@ pub struct Features {
     /// The query's semantic scale (closest topic's vote minus the median
     /// topic's), times 10.
     pub semantic_spread: f32,
+    /// ln of the topic classifier's probability of the best topic (at
+    /// least ln 1e-4; 0 without the semantic channel): on a log scale a
+    /// vague question, whose probability is spread over many topics, lies
+    /// far from a clear one with a close sibling.
+    pub classifier: f32,
+    /// ln of its probability of `none`, likewise.
+    pub classifier_none: f32,
 }
 
 impl Features {
@@ -137,6 +147,8 @@ impl Features {
             self.unknown_words,
             self.out_of_scope_lexical,
             self.semantic_spread,
+            self.classifier,
+            self.classifier_none,
         ]
     }
 }
@@ -188,6 +200,11 @@ pub struct BuildOptions<'a> {
 struct Semantic {
     embedder: Arc<Embedder>,
     index: SemanticIndex,
+    /// Topic probabilities from the query embedding (see `classifier`).
+    classifier: Option<TopicClassifier>,
+    /// Whether this build trained the classifier (else it came from the
+    /// cache).
+    trained: bool,
 }
 
 /// The matcher over one knowledge base.
@@ -235,6 +252,8 @@ const VOTE_DEPTH: usize = 5;
 /// of a topic are more evidence than one (a soft k-nearest-neighbour
 /// vote), while one far better entry still dominates.
 const VOTE_TEMPERATURE: f32 = 0.02;
+/// The least topic classifier probability the features take the log of.
+const CLASSIFIER_FLOOR: f32 = 1e-4;
 
 impl Matcher {
     /// Builds the lexical index for `kb` in memory.
@@ -314,9 +333,26 @@ impl Matcher {
             entry_topic.push(0);
         }
         let built = index::build(&analyzer, &indexed, options.dir)?;
-        let semantic = options.embedder.as_ref().map(|embedder| Semantic {
-            index: SemanticIndex::build(embedder, &semantic_texts, entries.len(), options.cache),
-            embedder: Arc::clone(embedder),
+        let semantic = options.embedder.as_ref().map(|embedder| {
+            let index =
+                SemanticIndex::build(embedder, &semantic_texts, entries.len(), options.cache);
+            // The classifier learns the topics from the same texts: every
+            // title and example question under its answer's topic, every
+            // out-of-scope example under `none`.
+            let samples: Vec<(usize, Vec<f32>)> = index
+                .embeddings()
+                .map(|(entry, v)| (entry_topic[entry], v))
+                .collect();
+            let cache = options
+                .cache
+                .map(|p| p.with_file_name("topic-classifier.bin"));
+            let built = TopicClassifier::build(&samples, topics.len(), cache.as_deref());
+            Semantic {
+                index,
+                embedder: Arc::clone(embedder),
+                trained: built.as_ref().is_some_and(|b| b.1),
+                classifier: built.map(|b| b.0),
+            }
         });
         let known_stems = built.entry_stems.iter().flatten().cloned().collect();
         Ok(Matcher {
@@ -357,6 +393,12 @@ impl Matcher {
         self.semantic
             .as_ref()
             .map_or((0, 0), |s| (s.index.len(), s.index.embedded))
+    }
+
+    /// Whether this build trained the topic classifier (false when it
+    /// came from the cache, or without the semantic channel).
+    pub fn classifier_trained(&self) -> bool {
+        self.semantic.as_ref().is_some_and(|s| s.trained)
     }
 
     /// Number of words the analyser knows.
@@ -491,6 +533,16 @@ impl Matcher {
             (median, (top - median).max(1e-3))
         };
         let sem_rel = |c: f32| (c - sem_floor) / sem_span;
+        let probs = match (&self.semantic, embedding) {
+            (
+                Some(Semantic {
+                    classifier: Some(c),
+                    ..
+                }),
+                Some(q),
+            ) => c.probabilities(&q.0),
+            _ => vec![0.0; n_topics],
+        };
         // Fused scores: lexical relative to the best topic, plus the
         // relative semantic evidence times the fitted fusion weight.
         let fusion = if sem_entry.is_some() {
@@ -532,7 +584,16 @@ impl Matcher {
                 } else {
                     rel(lex_topic[t])
                 };
-                let f = lex + fusion * sem_rel(sem_vote[t]);
+                // The classifier's probability is added for the in-scope
+                // topics only: whether the line is out of scope is left to
+                // the out-of-scope examples and model (`classifier_none`
+                // is one of its features).
+                let clf = if t == 0 {
+                    0.0
+                } else {
+                    model.classifier * probs[t]
+                };
+                let f = lex + fusion * sem_rel(sem_vote[t]) + clf;
                 ranked.push((t, f, *ord));
             }
         }
@@ -578,6 +639,8 @@ impl Matcher {
             features.out_of_scope_gap = (sem_topic[0] - sem_topic[winner]) / sem_span;
             features.out_of_scope_similarity = SEMANTIC_SCALE * sem_topic[0];
             features.semantic_spread = SEMANTIC_SCALE * sem_span;
+            features.classifier = probs[winner].max(CLASSIFIER_FLOOR).ln();
+            features.classifier_none = probs[0].max(CLASSIFIER_FLOOR).ln();
         }
         let confidence = model.confidence(&features);
         let out_of_scope = model.out_of_scope.probability(&features);

@@ -146,6 +146,19 @@ impl SemanticIndex {
     pub(crate) fn len(&self) -> usize {
         self.entry_of.len()
     }
+
+    /// Every indexed text as (entry number, embedding), in index order;
+    /// the embeddings as held in memory (12-bit), for training a model on
+    /// the knowledge base's own texts.
+    pub(crate) fn embeddings(&self) -> impl Iterator<Item = (usize, Vec<f32>)> + '_ {
+        self.entry_of
+            .iter()
+            .zip(&self.scales)
+            .zip(self.rows.chunks_exact(self.dim.max(1)))
+            .map(|((&entry, &scale), row)| {
+                (entry, row.iter().map(|&v| f32::from(v) * scale).collect())
+            })
+    }
 }
 
 /// Appends `v` rounded to integers of at most [`super::simd::quantise_level`]

@@ -180,6 +180,11 @@ fn bench_one(
             "  (this build embedded {embedded} of {texts} texts; the rest came from the cache)"
         );
     }
+    if matcher.classifier_trained() {
+        println!(
+            "  (this build trained the topic classifier; a warm start reads it from the cache)"
+        );
+    }
     if let Some(embedder) = embedder {
         stages(&matcher, embedder, &qs)?;
     }

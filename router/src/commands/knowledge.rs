@@ -150,7 +150,7 @@ fn calibrate(
     // The lexical channel alone keeps to its out-of-scope examples (`none`
     // when one ranks first): a model of its absolute BM25 scores would not
     // carry over to a knowledge base of another size.
-    calibration.lexical = fit_model(&lexical, &fit, &extra, false, 0.0, 0.0)?;
+    calibration.lexical = fit_model(&lexical, &fit, &extra, false, [0.0; 3])?;
     lexical.set_calibration(calibration.clone());
     report_halves(&lexical, &fit, &report)?;
 
@@ -204,13 +204,50 @@ fn calibrate(
                 }
             }
         }
+        // Then the topic classifier's weight with those fusion weights,
+        // chosen the same way over chat and voice lines together.
+        let mut right = Vec::new();
+        for classifier in CLASSIFIER_GRID {
+            let model = ConfidenceModel {
+                fusion: best[0].1,
+                fusion_voice: best[1].1,
+                classifier,
+                ..ConfidenceModel::default()
+            };
+            let mut count = 0usize;
+            for (l, e) in fit.iter().zip(&embeddings) {
+                if l.topic == TOPIC_NONE {
+                    continue;
+                }
+                let m = semantic.find_tuned(
+                    &l.text,
+                    l.channel,
+                    &model,
+                    model.thresholds,
+                    e.as_ref(),
+                )?;
+                count += usize::from(best_in_scope(&m) == Some(l.topic.as_str()));
+            }
+            println!(
+                "  classifier {classifier:>6.2}: ranked right {count} of {}",
+                fit.len()
+            );
+            right.push(count);
+        }
+        let mut classifier = (0usize, 0.0f32);
+        for (i, weight) in CLASSIFIER_GRID.iter().enumerate() {
+            let smoothed =
+                right[i.saturating_sub(1)] + right[i] + right[(i + 1).min(right.len() - 1)];
+            if smoothed > classifier.0 {
+                classifier = (smoothed, *weight);
+            }
+        }
         calibration.semantic = fit_model(
             &semantic,
             &fit,
             &extra,
             !extra.is_empty(),
-            best[0].1,
-            best[1].1,
+            [best[0].1, best[1].1, classifier.1],
         )?;
         semantic.set_calibration(calibration.clone());
         report_halves(&semantic, &fit, &report)?;
@@ -242,6 +279,13 @@ const FUSION_GRID: [f32; 13] = [
     0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0,
 ];
 
+/// Topic classifier weights tried (its probability against the relative
+/// lexical score). At most 1, the lexical channel's own weight: the
+/// classifier learns from the same texts the other channels search, and
+/// one channel should not overrule both others; on the fitting half the
+/// count of lines ranked right is flat from 0.5 on.
+const CLASSIFIER_GRID: [f32; 6] = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0];
+
 /// One fitting line as the probe model ranks it.
 struct Sample {
     /// Of the best in-scope candidate.
@@ -265,18 +309,20 @@ fn best_in_scope(m: &knowledge::Match) -> Option<&str> {
 
 /// Fits the out-of-scope model, the confidence model and their thresholds
 /// on the fitting half (`extra` lines only help fit the models); the
-/// out-of-scope model only when `out_of_scope_model` is set.
+/// out-of-scope model only when `out_of_scope_model` is set. `weights`:
+/// fusion for chat, for voice, and the classifier's weight.
 fn fit_model(
     matcher: &Matcher,
     fit: &[&Labelled],
     extra: &[&Labelled],
     out_of_scope_model: bool,
-    fusion: f32,
-    fusion_voice: f32,
+    weights: [f32; 3],
 ) -> anyhow::Result<ConfidenceModel> {
+    let [fusion, fusion_voice, classifier] = weights;
     let probe = ConfidenceModel {
         fusion,
         fusion_voice,
+        classifier,
         ..ConfidenceModel::default()
     };
     // Features of the best in-scope candidate, whether its topic was
@@ -346,9 +392,21 @@ fn fit_model(
             .collect::<Vec<_>>(),
     );
     let budget = (MAX_IN_SCOPE_AS_NONE * in_scope as f64) as usize;
+    // Vague lines the out-of-scope model lets through: answering one
+    // directly is never right, so they count against the answer
+    // threshold's precision (they are what "Handler det om …?" is for).
+    // Only with both channels: the lexical model has no feature that tells
+    // a vague line (the topic classifier's log-probability does), and
+    // counting them would leave it never answering.
+    let vague: Vec<knowledge::Features> = samples
+        .iter()
+        .filter(|s| out_of_scope_model && !s.counts && !s.gold_none && !is_none(s))
+        .map(|s| s.features)
+        .collect();
     let thresholds = choose_thresholds(
         &fitted,
         &kept,
+        &vague,
         in_scope,
         budget.saturating_sub(already_none),
     );
@@ -356,6 +414,7 @@ fn fit_model(
         thresholds,
         fusion,
         fusion_voice,
+        classifier,
         out_of_scope,
         ..fitted
     })
@@ -415,8 +474,8 @@ fn report_halves(matcher: &Matcher, fit: &[&Labelled], report: &[&Labelled]) -> 
     );
     let m = matcher.calibration().model(matcher.has_semantic());
     println!(
-        "fusion {:.2} (voice {:.2}), thresholds: answer {:.3}, confirm {:.3}",
-        m.fusion, m.fusion_voice, m.thresholds.answer, m.thresholds.confirm
+        "fusion {:.2} (voice {:.2}), classifier {:.2}, thresholds: answer {:.3}, confirm {:.3}",
+        m.fusion, m.fusion_voice, m.classifier, m.thresholds.answer, m.thresholds.confirm
     );
     Ok(())
 }
@@ -445,10 +504,12 @@ const MAX_IN_SCOPE_AS_NONE: f64 = 0.025;
 /// two classes weighted equally since `none` lines are few, while at most
 /// [`MAX_IN_SCOPE_AS_NONE`] of in-scope lines come back as `none`; and the
 /// lowest answer threshold whose answers are right at least
-/// [`ANSWER_PRECISION`] of the time.
+/// [`ANSWER_PRECISION`] of the time, the `vague` lines above it counted as
+/// wrong answers.
 fn choose_thresholds(
     c: &ConfidenceModel,
     samples: &[(knowledge::Features, bool, bool)],
+    vague: &[knowledge::Features],
     in_scope: usize,
     may_turn_none: usize,
 ) -> Thresholds {
@@ -475,6 +536,7 @@ fn choose_thresholds(
         }
     }
     let confirm = best.1;
+    let vague_scores: Vec<f32> = vague.iter().map(|f| c.confidence(f)).collect();
     let mut answer = 1.0;
     for step in (1..100).rev() {
         let t = step as f32 / 100.0;
@@ -482,10 +544,12 @@ fn choose_thresholds(
             break;
         }
         let above: Vec<_> = scored.iter().filter(|(conf, _, _)| *conf >= t).collect();
+        let vague_above = vague_scores.iter().filter(|&&conf| conf >= t).count();
         if above.is_empty() {
             continue;
         }
-        let precision = above.iter().filter(|(_, ok, _)| *ok).count() as f64 / above.len() as f64;
+        let precision = above.iter().filter(|(_, ok, _)| *ok).count() as f64
+            / (above.len() + vague_above) as f64;
         if precision >= ANSWER_PRECISION {
             answer = t;
         } else {
