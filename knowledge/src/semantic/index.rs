@@ -18,8 +18,8 @@ use super::Embedder;
 
 /// The version in the last byte changes when the encoder's numerics do,
 /// so that a cache never mixes old and new embeddings (2: GELU's `erf`
-/// approximated, 2026-11).
-const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB2";
+/// approximated, 2026-11; 3: 8-bit activations).
+const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB3";
 
 /// FNV-1a, 64 bits, over the parts in order. Hand-written because the key
 /// must stay the same across Rust versions and machines (std's hasher

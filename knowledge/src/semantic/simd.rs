@@ -12,14 +12,14 @@
 //! is in `matmul.rs`.
 
 /// Rounds each row of `x` (rows of `cols`) to integers of at most
-/// `level` in magnitude, one scale per row: appends the integers to
-/// `values` and the scales (`max |row| / level`, 1 for a zero row) to
-/// `scales`. Rounds half away from zero.
+/// `level` (at most 127) in magnitude, one scale per row: appends the
+/// integers to `values` and the scales (`max |row| / level`, 1 for a zero
+/// row) to `scales`. Rounds half away from zero.
 pub(crate) fn quantise_rows(
     x: &[f32],
     cols: usize,
     level: f32,
-    values: &mut Vec<i16>,
+    values: &mut Vec<i8>,
     scales: &mut Vec<f32>,
 ) {
     values.clear();
@@ -38,7 +38,7 @@ fn quantise_rows_plain(
     x: &[f32],
     cols: usize,
     level: f32,
-    values: &mut [i16],
+    values: &mut [i8],
     scales: &mut Vec<f32>,
 ) {
     for (row, out) in x.chunks_exact(cols).zip(values.chunks_exact_mut(cols)) {
@@ -55,7 +55,7 @@ fn quantise_rows_plain(
             let y = v * inverse;
             // Half away from zero by truncation: `f32::round` is a call
             // on the baseline target.
-            *o = (y + 0.5f32.copysign(y)) as i16;
+            *o = (y + 0.5f32.copysign(y)) as i8;
         }
     }
 }
