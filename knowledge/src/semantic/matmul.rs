@@ -183,7 +183,7 @@ impl Path {
 /// of `x` (rows of `w`'s width), on the path `w` was packed for.
 pub(crate) fn int_matmul(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>) {
     if w.path.quads() {
-        return int_matmul8(w, x, acc);
+        return int_matmul8(w, x, acc, true);
     }
     // The 16-bit kernels on the values widened (a copy per product, on
     // CPUs without the 8-bit kernel only).
@@ -191,8 +191,9 @@ pub(crate) fn int_matmul(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>) {
     int_matmul_with(w.path, w, &wide, acc);
 }
 
-/// The product on a matrix packed four columns at a time.
-fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>) {
+/// The product on a matrix packed four columns at a time, with the VNNI
+/// kernel where `vnni` is set and the CPU has it, else the plain loop.
+fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>, vnni: bool) {
     let cols = w.cols;
     acc.clear();
     if cols == 0 {
@@ -206,7 +207,7 @@ fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>) {
     // A width that is not a multiple of four gets zero columns, as the
     // packed weights have.
     let padded: Vec<i8>;
-    let x = if cols % 4 != 0 {
+    let x = if !cols.is_multiple_of(4) {
         padded = x
             .chunks_exact(cols)
             .flat_map(|row| {
@@ -223,18 +224,12 @@ fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>) {
     // The weights are stored plus 128: each sum is `128 · Σ x` too large.
     let offsets: Vec<i32> = quads
         .chunks_exact(w.quads)
-        .map(|row| {
-            128 * row
-                .iter()
-                .flatten()
-                .map(|&v| i32::from(v))
-                .sum::<i32>()
-        })
+        .map(|row| 128 * row.iter().flatten().map(|&v| i32::from(v)).sum::<i32>())
         .collect();
     #[cfg(target_arch = "x86_64")]
     {
         use archmage::SimdToken;
-        if let Some(token) = archmage::X64V4xToken::summon() {
+        if let Some(token) = archmage::X64V4xToken::summon().filter(|_| vnni) {
             return vnni8::int_matmul(token, w, quads, &offsets, acc);
         }
     }
@@ -368,16 +363,17 @@ fn runs(tokens: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
-/// The 8-bit kernel: 2 groups (32 rows) × up to 12 tokens of accumulators
-/// (24 of the 32 registers), so that a query of a dozen tokens streams
-/// each weight from memory once per product.
+/// The 8-bit kernel: one group (16 rows) × up to 24 tokens of
+/// accumulators (24 of the 32 registers), so that a query of up to 24
+/// tokens streams each weight from memory once per product. The weights
+/// (21 MB for the twelve layers) do not fit in L2, and streaming them
+/// twice for a 13-token query cost more than all the multiply-adds.
 #[cfg(target_arch = "x86_64")]
 mod vnni8 {
     use super::{runs, store, PackedMatrix, GROUP, QUAD_BYTES};
     use archmage::prelude::*;
 
-    const GROUPS: usize = 2;
-    const TOKENS: usize = 12;
+    const TOKENS: usize = 24;
 
     #[arcane]
     pub(super) fn int_matmul(
@@ -389,73 +385,69 @@ mod vnni8 {
     ) {
         let quads = w.quads;
         let tokens = x.len() / quads;
+        // A run's activations column quad by column quad (all of its
+        // tokens' quad `q` side by side), so that the kernel's loop walks
+        // both operands in step without a bounds check per token.
+        let mut across = Vec::with_capacity(quads * tokens.min(TOKENS));
         for (t0, n) in runs(tokens, TOKENS) {
             let xs = &x[t0 * quads..(t0 + n) * quads];
+            across.clear();
+            across.resize(quads * n, [0; 4]);
+            for (q, column) in across.chunks_exact_mut(n).enumerate() {
+                for (t, v) in column.iter_mut().enumerate() {
+                    *v = xs[t * quads + q];
+                }
+            }
             let off = &offsets[t0..t0 + n];
             let out = &mut acc[t0 * w.rows..(t0 + n) * w.rows];
-            let mut g = 0;
-            while g < w.groups {
-                let step = if g + GROUPS <= w.groups { GROUPS } else { 1 };
-                let wg = &w.data8[g * quads..(g + step) * quads];
-                let a = Args {
-                    w: wg,
-                    x: xs,
-                    offsets: off,
-                    quads,
-                    g0: g,
-                    rows: w.rows,
-                };
+            for g in 0..w.groups {
+                let wg = &w.data8[g * quads..(g + 1) * quads];
                 macro_rules! dispatch {
                     ($($t:literal)*) => {
-                        match (step, n) {
-                            $((GROUPS, $t) => block::<GROUPS, $t>(token, a, out),)*
-                            $((_, $t) => block::<1, $t>(token, a, out),)*
-                            _ => block::<1, 1>(token, a, out),
+                        match n {
+                            $($t => block::<$t>(
+                                token,
+                                wg,
+                                pulp::as_arrays::<$t, [i8; 4]>(&across).0,
+                                off,
+                                g,
+                                w.rows,
+                                out,
+                            ),)*
+                            _ => {}
                         }
                     };
                 }
-                dispatch!(12 11 10 9 8 7 6 5 4 3 2 1);
-                g += step;
+                dispatch!(24 23 22 21 20 19 18 17 16 15 14 13 12 11 10 9 8 7 6 5 4 3 2 1);
             }
         }
     }
 
-    #[derive(Clone, Copy)]
-    struct Args<'a> {
-        w: &'a [[u8; QUAD_BYTES]],
-        x: &'a [[i8; 4]],
-        offsets: &'a [i32],
-        quads: usize,
-        g0: usize,
-        rows: usize,
-    }
-
-    /// `G` groups from group `g0` on against `T` tokens.
+    /// Group `g` (weights `w`) against `T` tokens (`x`: for each column
+    /// quad, the tokens' four activations).
     #[rite(import_intrinsics)]
-    fn block<const G: usize, const T: usize>(_token: X64V4xToken, a: Args<'_>, out: &mut [i32]) {
-        let quads = a.quads;
+    fn block<const T: usize>(
+        _token: X64V4xToken,
+        w: &[[u8; QUAD_BYTES]],
+        x: &[[[i8; 4]; T]],
+        offsets: &[i32],
+        g: usize,
+        rows: usize,
+        out: &mut [i32],
+    ) {
         let zero = _mm512_setzero_si512();
-        let mut sums = [[zero; T]; G];
-        for q in 0..quads {
-            let mut wv = [zero; G];
-            for (i, v) in wv.iter_mut().enumerate() {
-                *v = _mm512_loadu_si512(&a.w[i * quads + q]);
-            }
+        let mut sums = [zero; T];
+        for (wq, xq) in w.iter().zip(x) {
+            let wv = _mm512_loadu_si512(wq);
             for t in 0..T {
-                let xv = _mm512_set1_epi32(i32::from_le_bytes(a.x[t * quads + q].map(|b| b as u8)));
-                for i in 0..G {
-                    sums[i][t] = _mm512_dpbusd_epi32(sums[i][t], wv[i], xv);
-                }
+                let xv = _mm512_set1_epi32(i32::from_le_bytes(xq[t].map(|b| b as u8)));
+                sums[t] = _mm512_dpbusd_epi32(sums[t], wv, xv);
             }
         }
-        for t in 0..T {
-            let out_t = &mut out[t * a.rows..(t + 1) * a.rows];
-            let offset = _mm512_set1_epi32(a.offsets[t]);
-            for (i, s) in sums.iter().enumerate() {
-                let mut lanes = [0i32; GROUP];
-                _mm512_storeu_si512(&mut lanes, _mm512_sub_epi32(s[t], offset));
-                store(out_t, a.g0 + i, &lanes);
-            }
+        for ((t, s), &offset) in sums.iter().enumerate().zip(offsets) {
+            let mut lanes = [0i32; GROUP];
+            _mm512_storeu_si512(&mut lanes, _mm512_sub_epi32(*s, _mm512_set1_epi32(offset)));
+            store(&mut out[t * rows..(t + 1) * rows], g, &lanes);
         }
     }
 }
@@ -662,7 +654,7 @@ mod tests {
     use crate::semantic::simd::tests::values;
 
     /// Every path this CPU has, on shapes with and without padding and
-    /// every token count up to 27 (more than two runs of the widest
+    /// every token count up to 50 (more than two runs of the widest
     /// kernel), against the textbook sums.
     #[test]
     fn every_path_equals_the_textbook_product() {
@@ -684,7 +676,9 @@ mod tests {
                 .iter()
                 .map(|&path| PackedMatrix::for_path(path, &w, rows, cols))
                 .collect();
-            for tokens in 1..=27 {
+            #[cfg(target_arch = "x86_64")]
+            let quads = PackedMatrix::for_path(Path::Vnni8, &w, rows, cols);
+            for tokens in 1..=50 {
                 let x: Vec<i8> = values(tokens * cols, tokens as u64, 127)
                     .into_iter()
                     .map(|v| v as i8)
@@ -704,6 +698,14 @@ mod tests {
                     let mut acc = vec![7; 3];
                     int_matmul(packed, &x, &mut acc);
                     assert_eq!(acc, textbook, "{path:?}: {rows}×{cols}, {tokens} tokens");
+                }
+                // The four-column packing's plain loop, which runs where
+                // the CPU lacks the kernel it was packed for.
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let mut acc = vec![7; 3];
+                    int_matmul8(&quads, &x, &mut acc, false);
+                    assert_eq!(acc, textbook, "plain 8-bit: {rows}×{cols}, {tokens} tokens");
                 }
             }
         }

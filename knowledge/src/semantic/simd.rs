@@ -55,9 +55,19 @@ fn quantise_rows_plain(
             let y = v * inverse;
             // Half away from zero by truncation: `f32::round` is a call
             // on the baseline target.
-            *o = (y + 0.5f32.copysign(y)) as i8;
+            *o = small_int((y + 0.5f32.copysign(y)).trunc()) as i8;
         }
     }
+}
+
+/// The integer `r` (a whole number of magnitude below 2²²) as `i32`, by
+/// adding 1.5 · 2²³, where the step between floats is 1, and reading the
+/// bits. Rust's `as i32` saturates and maps NaN to 0, which LLVM does
+/// not vectorise; this is two vector instructions.
+#[inline(always)]
+fn small_int(r: f32) -> i32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (r + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
 }
 
 /// `Σ a[i] · b[i]`.
@@ -276,7 +286,7 @@ fn exp_non_positive(y: f32) -> f32 {
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let two_n = f32::from_bits(((small_int(n) + 127) as u32) << 23);
     p * two_n
 }
 
