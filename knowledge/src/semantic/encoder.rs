@@ -124,33 +124,12 @@ impl Quantised {
 /// holds the integer sums between calls.
 fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Vec<i32>, y: &mut Vec<f32>) {
     super::matmul::int_matmul(&w.weights, &x.values, acc);
-    y.clear();
-    for (sums, &xs) in acc.chunks_exact(w.weights.rows()).zip(&x.scales) {
-        y.extend(
-            sums.iter()
-                .zip(&w.scales)
-                .zip(bias)
-                .map(|((&d, &ws), &b)| b + ws * xs * d as f32),
-        );
-    }
+    simd::scale_sums(acc, &x.scales, &w.scales, bias, y);
 }
 
 /// `x = layernorm(x + y)` row by row.
 fn add_norm(x: &mut [f32], y: Option<&[f32]>, (w, b): &(Vec<f32>, Vec<f32>), eps: f32) {
-    let width = w.len();
-    for (t, row) in x.chunks_exact_mut(width).enumerate() {
-        if let Some(y) = y {
-            for (r, v) in row.iter_mut().zip(&y[t * width..(t + 1) * width]) {
-                *r += v;
-            }
-        }
-        let mean = row.iter().sum::<f32>() / width as f32;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / width as f32;
-        let inv = 1.0 / (var + eps).sqrt();
-        for ((r, w), b) in row.iter_mut().zip(w).zip(b) {
-            *r = (*r - mean) * inv * w + b;
-        }
-    }
+    simd::add_norm(x, y, w, b, eps);
 }
 
 impl Encoder {

@@ -91,10 +91,6 @@ impl PackedMatrix {
             path,
         }
     }
-
-    pub(crate) fn rows(&self) -> usize {
-        self.rows
-    }
 }
 
 /// Which kernel [`int_matmul_with`] runs; [`Path::available`] lists the

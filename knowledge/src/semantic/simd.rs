@@ -70,6 +70,82 @@ fn small_int(r: f32) -> i32 {
     (r + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
 }
 
+/// `y[t][r] = bias[r] + row_scales[r] · token_scales[t] · sums[t][r]`
+/// (rows of `bias.len()` sums).
+pub(crate) fn scale_sums(
+    sums: &[i32],
+    token_scales: &[f32],
+    row_scales: &[f32],
+    bias: &[f32],
+    y: &mut Vec<f32>,
+) {
+    let rows = bias.len();
+    y.clear();
+    y.resize(sums.len(), 0.0);
+    let mut run = || {
+        for ((out, sums), &xs) in y
+            .chunks_exact_mut(rows.max(1))
+            .zip(sums.chunks_exact(rows.max(1)))
+            .zip(token_scales)
+        {
+            for (((o, &d), &ws), &b) in out.iter_mut().zip(sums).zip(row_scales).zip(bias) {
+                *o = b + ws * xs * d as f32;
+            }
+        }
+    };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(run);
+    }
+    run();
+}
+
+/// `x = layernorm(x + y)` row by row (rows of `w.len()` values), with
+/// weights `w`, biases `b` and `eps` under the square root.
+///
+/// The sums run in eight lanes, so that they vectorise without
+/// reordering that the compiler may not do on its own.
+pub(crate) fn add_norm(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
+    let mut run = || add_norm_plain(x, y, w, b, eps);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(run);
+    }
+    run();
+}
+
+#[inline(always)]
+fn add_norm_plain(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
+    let width = w.len();
+    if width == 0 {
+        return;
+    }
+    for (t, row) in x.chunks_exact_mut(width).enumerate() {
+        if let Some(y) = y {
+            for (r, v) in row.iter_mut().zip(&y[t * width..(t + 1) * width]) {
+                *r += v;
+            }
+        }
+        let mean = lane_sum(row.iter().copied()) / width as f32;
+        let var = lane_sum(row.iter().map(|v| (v - mean) * (v - mean))) / width as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((r, w), b) in row.iter_mut().zip(w).zip(b) {
+            *r = (*r - mean) * inv * w + b;
+        }
+    }
+}
+
+/// The sum of `values` in eight interleaved partial sums.
+#[inline(always)]
+fn lane_sum(values: impl Iterator<Item = f32>) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    for (i, v) in values.enumerate() {
+        lanes[i % 8] += v;
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+}
+
 /// `Σ a[i] · b[i]`.
 pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
