@@ -156,9 +156,9 @@ pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `sums[i] = Σ q · row i` for the rows of `rows` (of `q.len()` values
-/// each). The values are integers small enough that a sum stays inside
-/// `i32` (see [`quantise_level`]); the caller scales the sums.
-pub(crate) fn dot_rows(q: &[i16], rows: &[i16], sums: &mut Vec<i32>) {
+/// each). The query's values are at most [`quantise_level`] in magnitude,
+/// so that a sum stays inside `i32`; the caller scales the sums.
+pub(crate) fn dot_rows(q: &[i16], rows: &[i8], sums: &mut Vec<i32>) {
     let dim = q.len();
     sums.clear();
     if dim == 0 {
@@ -181,9 +181,9 @@ pub(crate) fn dot_rows(q: &[i16], rows: &[i16], sums: &mut Vec<i32>) {
     }
 }
 
-/// The largest integer a vector of `dim` values may be quantised to so
-/// that the dot product of two such vectors stays inside `i32`: 2,047
-/// (12 bits) for e5-small's 384.
+/// The largest integer a query of `dim` values may be quantised to so
+/// that its dot product with another such vector (or with a row of
+/// bytes) stays inside `i32`: 2,047 (12 bits) for e5-small's 384.
 pub(crate) fn quantise_level(dim: usize) -> f32 {
     let level = (f64::from(i32::MAX) / dim.max(1) as f64).sqrt().floor();
     level.min(2047.0) as f32
@@ -368,25 +368,27 @@ fn exp_non_positive(y: f32) -> f32 {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use core::arch::x86_64::{__m256, __m256i};
+    use core::arch::x86_64::{__m128i, __m256, __m256i};
     use pulp::x86::V3;
 
-    /// Columns per step: 16 weights widened to 16-bit lanes.
+    /// Columns per step of [`dot_rows`].
     pub(super) const LANES: usize = 16;
 
+    /// 16 columns per step: 16 bytes of the row widened to 16-bit lanes.
     #[inline(always)]
-    pub(super) fn dot_rows(simd: V3, q: &[i16], rows: &[i16], sums: &mut [i32]) {
+    pub(super) fn dot_rows(simd: V3, q: &[i16], rows: &[i8], sums: &mut [i32]) {
         let dim = q.len();
         let steps = dim / LANES;
         let qv: &[[i16; LANES]] = &pulp::as_arrays::<LANES, i16>(q).0[..steps];
         let zero = simd.avx._mm256_setzero_si256();
         for (row, sum) in rows.chunks_exact(dim).zip(sums.iter_mut()) {
-            let rv = &pulp::as_arrays::<LANES, i16>(row).0[..steps];
+            let rv = &pulp::as_arrays::<LANES, i8>(row).0[..steps];
             let mut s = [zero; 2];
             for (k, (a, b)) in qv.iter().zip(rv).enumerate() {
+                let wide = simd.avx2._mm256_cvtepi8_epi16(pulp::cast::<_, __m128i>(*b));
                 let p = simd
                     .avx2
-                    ._mm256_madd_epi16(pulp::cast::<_, __m256i>(*a), pulp::cast(*b));
+                    ._mm256_madd_epi16(pulp::cast::<_, __m256i>(*a), wide);
                 s[k % 2] = simd.avx2._mm256_add_epi32(s[k % 2], p);
             }
             *sum = hsum_i32(simd, simd.avx2._mm256_add_epi32(s[0], s[1]));
@@ -466,9 +468,9 @@ pub(super) mod tests {
     fn dot_rows_equals_the_plain_sums() {
         let dim = 384;
         let q: Vec<i16> = values(dim, 9, 2047).into_iter().map(|v| v as i16).collect();
-        let rows: Vec<i16> = values(dim * 50, 10, 2047)
+        let rows: Vec<i8> = values(dim * 50, 10, 127)
             .into_iter()
-            .map(|v| v as i16)
+            .map(|v| v as i8)
             .collect();
         let mut sums = Vec::new();
         dot_rows(&q, &rows, &mut sums);
@@ -483,6 +485,13 @@ pub(super) mod tests {
             .collect();
         assert_eq!(sums, plain);
         assert!(2047.0 * 2047.0 * dim as f64 <= f64::from(i32::MAX));
+        assert_eq!(
+            sums[0],
+            q.iter()
+                .zip(&rows)
+                .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                .sum::<i32>()
+        );
         assert_eq!(quantise_level(dim), 2047.0);
     }
 
