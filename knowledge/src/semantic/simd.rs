@@ -12,14 +12,14 @@
 //! is in `matmul.rs`.
 
 /// Rounds each row of `x` (rows of `cols`) to integers of at most
-/// `level` in magnitude, one scale per row: appends the integers to
-/// `values` and the scales (`max |row| / level`, 1 for a zero row) to
-/// `scales`. Rounds half away from zero.
+/// `level` (at most 127) in magnitude, one scale per row: appends the
+/// integers to `values` and the scales (`max |row| / level`, 1 for a zero
+/// row) to `scales`. Rounds half away from zero.
 pub(crate) fn quantise_rows(
     x: &[f32],
     cols: usize,
     level: f32,
-    values: &mut Vec<i16>,
+    values: &mut Vec<i8>,
     scales: &mut Vec<f32>,
 ) {
     values.clear();
@@ -38,7 +38,7 @@ fn quantise_rows_plain(
     x: &[f32],
     cols: usize,
     level: f32,
-    values: &mut [i16],
+    values: &mut [i8],
     scales: &mut Vec<f32>,
 ) {
     for (row, out) in x.chunks_exact(cols).zip(values.chunks_exact_mut(cols)) {
@@ -55,9 +55,102 @@ fn quantise_rows_plain(
             let y = v * inverse;
             // Half away from zero by truncation: `f32::round` is a call
             // on the baseline target.
-            *o = (y + 0.5f32.copysign(y)) as i16;
+            *o = small_int((y + 0.5f32.copysign(y)).trunc()) as i8;
         }
     }
+}
+
+/// The integer `r` (a whole number of magnitude below 2²²) as `i32`, by
+/// adding 1.5 · 2²³, where the step between floats is 1, and reading the
+/// bits. Rust's `as i32` saturates and maps NaN to 0, which LLVM does
+/// not vectorise; this is two vector instructions.
+#[inline(always)]
+fn small_int(r: f32) -> i32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (r + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
+}
+
+/// `y[t][r] = bias[r] + row_scales[r] · token_scales[t] · sums[t][r]`
+/// (rows of `bias.len()` sums).
+pub(crate) fn scale_sums(
+    sums: &[i32],
+    token_scales: &[f32],
+    row_scales: &[f32],
+    bias: &[f32],
+    y: &mut Vec<f32>,
+) {
+    let rows = bias.len();
+    y.clear();
+    y.resize(sums.len(), 0.0);
+    let mut run = || {
+        for ((out, sums), &xs) in y
+            .chunks_exact_mut(rows.max(1))
+            .zip(sums.chunks_exact(rows.max(1)))
+            .zip(token_scales)
+        {
+            for (((o, &d), &ws), &b) in out.iter_mut().zip(sums).zip(row_scales).zip(bias) {
+                *o = b + ws * xs * d as f32;
+            }
+        }
+    };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(run);
+    }
+    run();
+}
+
+/// `x = layernorm(x + y)` row by row (rows of `w.len()` values), with
+/// weights `w`, biases `b` and `eps` under the square root.
+///
+/// The sums run in eight lanes, so that they vectorise without
+/// reordering that the compiler may not do on its own.
+pub(crate) fn add_norm(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
+    let mut run = || add_norm_plain(x, y, w, b, eps);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(run);
+    }
+    run();
+}
+
+#[inline(always)]
+fn add_norm_plain(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
+    let width = w.len();
+    if width == 0 {
+        return;
+    }
+    for (t, row) in x.chunks_exact_mut(width).enumerate() {
+        if let Some(y) = y {
+            for (r, v) in row.iter_mut().zip(&y[t * width..(t + 1) * width]) {
+                *r += v;
+            }
+        }
+        let mean = lane_sum(row, |v| v) / width as f32;
+        let var = lane_sum(row, |v| (v - mean) * (v - mean)) / width as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((r, w), b) in row.iter_mut().zip(w).zip(b) {
+            *r = (*r - mean) * inv * w + b;
+        }
+    }
+}
+
+/// The sum of `f` over `values` in eight interleaved partial sums
+/// (element `i` into sum `i % 8`).
+#[inline(always)]
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (eights, tail) = pulp::as_arrays::<8, f32>(values);
+    for chunk in eights {
+        for (l, &v) in lanes.iter_mut().zip(chunk) {
+            *l += f(v);
+        }
+    }
+    for (l, &v) in lanes.iter_mut().zip(tail) {
+        *l += f(v);
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// `Σ a[i] · b[i]`.
@@ -70,9 +163,9 @@ pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `sums[i] = Σ q · row i` for the rows of `rows` (of `q.len()` values
-/// each). The values are integers small enough that a sum stays inside
-/// `i32` (see [`quantise_level`]); the caller scales the sums.
-pub(crate) fn dot_rows(q: &[i16], rows: &[i16], sums: &mut Vec<i32>) {
+/// each). The query's values are at most [`quantise_level`] in magnitude,
+/// so that a sum stays inside `i32`; the caller scales the sums.
+pub(crate) fn dot_rows(q: &[i16], rows: &[i8], sums: &mut Vec<i32>) {
     let dim = q.len();
     sums.clear();
     if dim == 0 {
@@ -95,9 +188,9 @@ pub(crate) fn dot_rows(q: &[i16], rows: &[i16], sums: &mut Vec<i32>) {
     }
 }
 
-/// The largest integer a vector of `dim` values may be quantised to so
-/// that the dot product of two such vectors stays inside `i32`: 2,047
-/// (12 bits) for e5-small's 384.
+/// The largest integer a query of `dim` values may be quantised to so
+/// that its dot product with another such vector (or with a row of
+/// bytes) stays inside `i32`: 2,047 (12 bits) for e5-small's 384.
 pub(crate) fn quantise_level(dim: usize) -> f32 {
     let level = (f64::from(i32::MAX) / dim.max(1) as f64).sqrt().floor();
     level.min(2047.0) as f32
@@ -105,12 +198,12 @@ pub(crate) fn quantise_level(dim: usize) -> f32 {
 
 /// Self-attention over `n` tokens (rows of `q`, `k`, `v` of `heads`
 /// heads side by side): for every token and head, `ctx = softmax(q·kᵀ ·
-/// scale) · v`. `prob` is scratch space.
+/// scale) · v`. `prob` is scratch space (`n²` values).
 ///
 /// One call for the whole layer, so that the dispatch happens once rather
-/// than once per pair of tokens and head; the arithmetic, its order
-/// included, is that of [`dot_f32`] and libm's `exp`, so embeddings do not
-/// change.
+/// than once per pair of tokens and head. The softmax's `exp` is the
+/// branch-free one GELU uses (relative error below 2e-7), which
+/// vectorises; libm's scalar `expf` took half the attention's time.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attention(
     q: &[f32],
@@ -123,7 +216,7 @@ pub(crate) fn attention(
     ctx: &mut [f32],
 ) {
     prob.clear();
-    prob.resize(n, 0.0);
+    prob.resize(n * n, 0.0);
     let shape = Shape { n, heads, scale };
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
@@ -201,25 +294,34 @@ fn attention_with(
 ) {
     let h = q.len() / n.max(1);
     let hd = h / heads.max(1);
-    for t in 0..n {
-        for head in 0..heads {
-            let off = head * hd;
+    // All of a head's scores first (row `t`: token `t` against every
+    // token), then `exp` over all of them in one loop that vectorises.
+    for head in 0..heads {
+        let off = head * hd;
+        for (t, row) in prob.chunks_exact_mut(n.max(1)).enumerate() {
             let qh = &q[t * h + off..t * h + off + hd];
             let mut max = f32::NEG_INFINITY;
-            for (s, p) in prob.iter_mut().enumerate() {
+            for (s, p) in row.iter_mut().enumerate() {
                 let d = dot(qh, &k[s * h + off..s * h + off + hd]) * scale;
                 *p = d;
                 max = max.max(d);
             }
+            for p in row.iter_mut() {
+                *p -= max;
+            }
+        }
+        // Below −87 a weight is under 2e-38 of the row's largest: 0.
+        prob.iter_mut()
+            .for_each(|p| *p = exp_non_positive(p.max(-87.0)));
+        for (t, row) in prob.chunks_exact(n.max(1)).enumerate() {
             let mut sum = 0.0;
-            for p in prob.iter_mut() {
-                *p = (*p - max).exp();
+            for p in row {
                 sum += *p;
             }
             let inv = 1.0 / sum;
             let out = &mut ctx[t * h + off..t * h + off + hd];
             out.fill(0.0);
-            for (s, p) in prob.iter().enumerate() {
+            for (s, p) in row.iter().enumerate() {
                 let vh = &v[s * h + off..s * h + off + hd];
                 let p = p * inv;
                 for (o, vv) in out.iter_mut().zip(vh) {
@@ -239,6 +341,11 @@ fn attention_with(
 /// of the 12-bit step the values are rounded to next, so embeddings move
 /// by rounding only (see the test against libm below).
 pub(crate) fn gelu_in_place(xs: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V4::try_new() {
+        simd.vectorize(|| xs.iter_mut().for_each(|x| *x = gelu(*x)));
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
         simd.vectorize(|| xs.iter_mut().for_each(|x| *x = gelu(*x)));
@@ -276,31 +383,33 @@ fn exp_non_positive(y: f32) -> f32 {
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let two_n = f32::from_bits(((small_int(n) + 127) as u32) << 23);
     p * two_n
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use core::arch::x86_64::{__m256, __m256i};
+    use core::arch::x86_64::{__m128i, __m256, __m256i};
     use pulp::x86::V3;
 
-    /// Columns per step: 16 weights widened to 16-bit lanes.
+    /// Columns per step of [`dot_rows`].
     pub(super) const LANES: usize = 16;
 
+    /// 16 columns per step: 16 bytes of the row widened to 16-bit lanes.
     #[inline(always)]
-    pub(super) fn dot_rows(simd: V3, q: &[i16], rows: &[i16], sums: &mut [i32]) {
+    pub(super) fn dot_rows(simd: V3, q: &[i16], rows: &[i8], sums: &mut [i32]) {
         let dim = q.len();
         let steps = dim / LANES;
         let qv: &[[i16; LANES]] = &pulp::as_arrays::<LANES, i16>(q).0[..steps];
         let zero = simd.avx._mm256_setzero_si256();
         for (row, sum) in rows.chunks_exact(dim).zip(sums.iter_mut()) {
-            let rv = &pulp::as_arrays::<LANES, i16>(row).0[..steps];
+            let rv = &pulp::as_arrays::<LANES, i8>(row).0[..steps];
             let mut s = [zero; 2];
             for (k, (a, b)) in qv.iter().zip(rv).enumerate() {
+                let wide = simd.avx2._mm256_cvtepi8_epi16(pulp::cast::<_, __m128i>(*b));
                 let p = simd
                     .avx2
-                    ._mm256_madd_epi16(pulp::cast::<_, __m256i>(*a), pulp::cast(*b));
+                    ._mm256_madd_epi16(pulp::cast::<_, __m256i>(*a), wide);
                 s[k % 2] = simd.avx2._mm256_add_epi32(s[k % 2], p);
             }
             *sum = hsum_i32(simd, simd.avx2._mm256_add_epi32(s[0], s[1]));
@@ -380,9 +489,9 @@ pub(super) mod tests {
     fn dot_rows_equals_the_plain_sums() {
         let dim = 384;
         let q: Vec<i16> = values(dim, 9, 2047).into_iter().map(|v| v as i16).collect();
-        let rows: Vec<i16> = values(dim * 50, 10, 2047)
+        let rows: Vec<i8> = values(dim * 50, 10, 127)
             .into_iter()
-            .map(|v| v as i16)
+            .map(|v| v as i8)
             .collect();
         let mut sums = Vec::new();
         dot_rows(&q, &rows, &mut sums);
@@ -397,6 +506,13 @@ pub(super) mod tests {
             .collect();
         assert_eq!(sums, plain);
         assert!(2047.0 * 2047.0 * dim as f64 <= f64::from(i32::MAX));
+        assert_eq!(
+            sums[0],
+            q.iter()
+                .zip(&rows)
+                .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                .sum::<i32>()
+        );
         assert_eq!(quantise_level(dim), 2047.0);
     }
 

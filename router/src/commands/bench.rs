@@ -231,6 +231,28 @@ fn stages(matcher: &Matcher, embedder: &Embedder, qs: &[String]) -> anyhow::Resu
         "  stages (median µs / cpu µs per query): tokenise {tokenise}, tokenise+encode {encode}, lexical+scoring+fusion {rest}; {:.1} tokens per query",
         tokens as f64 / qs.len().max(1) as f64
     );
+    // What makes the tail: the encoder's time grows with the token count.
+    let mut by_time: Vec<(std::time::Duration, usize)> = qs
+        .iter()
+        .map(|q| {
+            let n = embedder.token_ids(q).len();
+            let t = Instant::now();
+            std::hint::black_box(matcher.embed(q));
+            (t.elapsed(), n)
+        })
+        .collect();
+    by_time.sort();
+    let tail = &by_time[by_time.len() * 99 / 100..];
+    let mut counts: Vec<usize> = by_time.iter().map(|&(_, n)| n).collect();
+    counts.sort_unstable();
+    println!(
+        "  encode tail: slowest 1% average {:.1} tokens ({:.0} µs); tokens per query p50 {}, p99 {}, max {}",
+        tail.iter().map(|&(_, n)| n as f64).sum::<f64>() / tail.len().max(1) as f64,
+        tail.iter().map(|&(d, _)| d.as_secs_f64()).sum::<f64>() * 1e6 / tail.len().max(1) as f64,
+        counts.get(counts.len() / 2).copied().unwrap_or(0),
+        counts.get(counts.len() * 99 / 100).copied().unwrap_or(0),
+        counts.last().copied().unwrap_or(0),
+    );
     Ok(())
 }
 
