@@ -17,10 +17,9 @@
 //! the training data and of the settings below, so a warm start skips the
 //! training.
 
-use std::io::Write;
 use std::path::Path;
 
-use crate::semantic::index::stable_hash;
+use crate::semantic::index::{stable_hash, write_atomically};
 
 /// Changes whenever training or the file layout does, so a cache written
 /// by an older build is retrained.
@@ -321,11 +320,7 @@ fn write_cache(path: &Path, key: u64, c: &TopicClassifier) -> std::io::Result<()
     for x in c.mean.iter().chain(&c.weights).chain(&c.bias) {
         buf.extend_from_slice(&x.to_le_bytes());
     }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&buf)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    write_atomically(path, &buf)
 }
 
 #[cfg(test)]

@@ -24,6 +24,17 @@ const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB3";
 /// FNV-1a, 64 bits, over the parts in order. Hand-written because the key
 /// must stay the same across Rust versions and machines (std's hasher
 /// promises neither) and this is all it takes.
+/// Writes `buf` to a file beside `path`, flushes it to disk and renames
+/// it over `path`: a reader sees the old cache or the new one, never half
+/// of one.
+pub(crate) fn write_atomically(path: &Path, buf: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(buf)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 pub(crate) fn stable_hash(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
@@ -231,9 +242,5 @@ fn write_cache(
             }
         }
     }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&buf)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    write_atomically(path, &buf)
 }

@@ -190,33 +190,10 @@ pub(crate) fn int_matmul(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>) {
 /// The product on a matrix packed four columns at a time, with the VNNI
 /// kernel where `vnni` is set and the CPU has it, else the plain loop.
 fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>, vnni: bool) {
-    let cols = w.cols;
-    acc.clear();
-    if cols == 0 {
+    let Some(x) = token_rows(w, x, 4 * w.quads, acc) else {
         return;
-    }
-    let tokens = x.len() / cols;
-    if tokens == 0 {
-        return;
-    }
-    acc.resize(tokens * w.rows, 0);
-    // A width that is not a multiple of four gets zero columns, as the
-    // packed weights have.
-    let padded: Vec<i8>;
-    let x = if !cols.is_multiple_of(4) {
-        padded = x
-            .chunks_exact(cols)
-            .flat_map(|row| {
-                row.iter()
-                    .copied()
-                    .chain(std::iter::repeat_n(0, 4 * w.quads - cols))
-            })
-            .collect();
-        &padded[..]
-    } else {
-        &x[..tokens * cols]
     };
-    let quads: &[[i8; 4]] = pulp::as_arrays::<4, i8>(x).0;
+    let quads: &[[i8; 4]] = pulp::as_arrays::<4, i8>(&x).0;
     // The weights are stored plus 128: each sum is `128 · Σ x` too large.
     let offsets: Vec<i32> = quads
         .chunks_exact(w.quads)
@@ -230,6 +207,36 @@ fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>, vnni: bool) {
         }
     }
     plain8(w, quads, &offsets, acc);
+}
+
+/// Sizes `acc` for the product of `w` with the token rows of `x` and
+/// returns those rows, each widened with zero columns to `width` (the
+/// packed weights' width: whole column pairs or quads); `None` when there
+/// is nothing to multiply.
+fn token_rows<'a, T: Copy + Default>(
+    w: &PackedMatrix,
+    x: &'a [T],
+    width: usize,
+    acc: &mut Vec<i32>,
+) -> Option<std::borrow::Cow<'a, [T]>> {
+    let cols = w.cols;
+    acc.clear();
+    if cols == 0 || x.len() < cols {
+        return None;
+    }
+    let tokens = x.len() / cols;
+    acc.resize(tokens * w.rows, 0);
+    Some(if width > cols {
+        x.chunks_exact(cols)
+            .flat_map(|row| {
+                row.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(T::default(), width - cols))
+            })
+            .collect()
+    } else {
+        std::borrow::Cow::Borrowed(&x[..tokens * cols])
+    })
 }
 
 /// The portable loop over the four-column packing.
@@ -255,28 +262,10 @@ fn plain8(w: &PackedMatrix, x: &[[i8; 4]], offsets: &[i32], acc: &mut [i32]) {
 /// inside `i32` for any width the model has) on the given path; a path the
 /// CPU lacks runs the plain loop.
 fn int_matmul_with(path: Path, w: &PackedMatrix, x: &[i16], acc: &mut Vec<i32>) {
-    let cols = w.cols;
-    acc.clear();
-    if cols == 0 {
+    let Some(x) = token_rows(w, x, 2 * w.pairs, acc) else {
         return;
-    }
-    let tokens = x.len() / cols;
-    if tokens == 0 {
-        return;
-    }
-    acc.resize(tokens * w.rows, 0);
-    // An odd width gets a zero column, as the packed weights have.
-    let padded: Vec<i16>;
-    let x = if cols % 2 == 1 {
-        padded = x
-            .chunks_exact(cols)
-            .flat_map(|row| row.iter().copied().chain([0]))
-            .collect();
-        &padded[..]
-    } else {
-        &x[..tokens * cols]
     };
-    let pairs: &[[i16; 2]] = pulp::as_arrays::<2, i16>(x).0;
+    let pairs: &[[i16; 2]] = pulp::as_arrays::<2, i16>(&x).0;
     match path {
         #[cfg(target_arch = "x86_64")]
         Path::Vnni => {

@@ -128,6 +128,21 @@ fn stats(project: &Project, json: bool) -> anyhow::Result<ExitCode> {
 /// Target precision of the `answer` decision on the fitting half.
 const ANSWER_PRECISION: f64 = 0.95;
 
+/// The grid value whose count, summed with its two neighbours', is the
+/// highest (the first of equals): with a couple of hundred lines, one line
+/// more or less at a single value is noise.
+fn best_on_grid(grid: &[f32], counts: &[usize]) -> f32 {
+    let mut best = (0usize, grid.first().copied().unwrap_or_default());
+    for (i, value) in grid.iter().enumerate().take(counts.len()) {
+        let smoothed =
+            counts[i.saturating_sub(1)] + counts[i] + counts[(i + 1).min(counts.len() - 1)];
+        if smoothed > best.0 {
+            best = (smoothed, *value);
+        }
+    }
+    best.1
+}
+
 fn calibrate(
     project: &Project,
     file: &std::path::Path,
@@ -158,96 +173,69 @@ fn calibrate(
     if semantic.has_semantic() {
         println!("== lexical and semantic channels");
         let embeddings: Vec<_> = fit.iter().map(|l| semantic.embed(&l.text)).collect();
-        // The fusion weights that rank the right topic first most often,
-        // for chat and voice lines apart (a line's ranking depends only on
-        // its own channel's weight). Each weight is judged with its two
-        // neighbours on the grid: with a couple of hundred lines, one line
-        // more or less at a single weight is noise.
-        let mut right = Vec::new();
-        for fusion in FUSION_GRID {
-            let model = ConfidenceModel {
-                fusion,
-                fusion_voice: fusion,
-                ..ConfidenceModel::default()
-            };
+        // How many in-scope fitting lines a model ranks right, chat and
+        // voice apart.
+        let ranked_right = |model: &ConfidenceModel| -> anyhow::Result<[usize; 2]> {
             let mut counts = [0usize; 2];
             for (l, e) in fit.iter().zip(&embeddings) {
                 if l.topic == TOPIC_NONE {
                     continue;
                 }
-                let m = semantic.find_tuned(
-                    &l.text,
-                    l.channel,
-                    &model,
-                    model.thresholds,
-                    e.as_ref(),
-                )?;
+                let m =
+                    semantic.find_tuned(&l.text, l.channel, model, model.thresholds, e.as_ref())?;
                 counts[usize::from(l.channel == Channel::Voice)] +=
                     usize::from(best_in_scope(&m) == Some(l.topic.as_str()));
             }
+            Ok(counts)
+        };
+        // The fusion weights that rank the right topic first most often,
+        // for chat and voice lines apart (a line's ranking depends only on
+        // its own channel's weight).
+        let mut right = [Vec::new(), Vec::new()];
+        for fusion in FUSION_GRID {
+            let counts = ranked_right(&ConfidenceModel {
+                fusion,
+                fusion_voice: fusion,
+                ..ConfidenceModel::default()
+            })?;
             println!(
                 "  fusion {fusion:>6.2}: ranked right {} chat, {} voice of {}",
                 counts[0],
                 counts[1],
                 fit.len()
             );
-            right.push(counts);
-        }
-        let mut best = [(0usize, 0.0f32); 2];
-        for (i, fusion) in FUSION_GRID.iter().enumerate() {
-            let before = right[i.saturating_sub(1)];
-            let after = right[(i + 1).min(right.len() - 1)];
-            for k in 0..2 {
-                let smoothed = before[k] + right[i][k] + after[k];
-                if smoothed > best[k].0 {
-                    best[k] = (smoothed, *fusion);
-                }
+            for (r, c) in right.iter_mut().zip(counts) {
+                r.push(c);
             }
         }
+        let fusion = [
+            best_on_grid(&FUSION_GRID, &right[0]),
+            best_on_grid(&FUSION_GRID, &right[1]),
+        ];
         // Then the topic classifier's weight with those fusion weights,
         // chosen the same way over chat and voice lines together.
         let mut right = Vec::new();
         for classifier in CLASSIFIER_GRID {
-            let model = ConfidenceModel {
-                fusion: best[0].1,
-                fusion_voice: best[1].1,
+            let counts = ranked_right(&ConfidenceModel {
+                fusion: fusion[0],
+                fusion_voice: fusion[1],
                 classifier,
                 ..ConfidenceModel::default()
-            };
-            let mut count = 0usize;
-            for (l, e) in fit.iter().zip(&embeddings) {
-                if l.topic == TOPIC_NONE {
-                    continue;
-                }
-                let m = semantic.find_tuned(
-                    &l.text,
-                    l.channel,
-                    &model,
-                    model.thresholds,
-                    e.as_ref(),
-                )?;
-                count += usize::from(best_in_scope(&m) == Some(l.topic.as_str()));
-            }
+            })?;
+            let count = counts[0] + counts[1];
             println!(
                 "  classifier {classifier:>6.2}: ranked right {count} of {}",
                 fit.len()
             );
             right.push(count);
         }
-        let mut classifier = (0usize, 0.0f32);
-        for (i, weight) in CLASSIFIER_GRID.iter().enumerate() {
-            let smoothed =
-                right[i.saturating_sub(1)] + right[i] + right[(i + 1).min(right.len() - 1)];
-            if smoothed > classifier.0 {
-                classifier = (smoothed, *weight);
-            }
-        }
+        let classifier = best_on_grid(&CLASSIFIER_GRID, &right);
         calibration.semantic = fit_model(
             &semantic,
             &fit,
             &extra,
             !extra.is_empty(),
-            [best[0].1, best[1].1, classifier.1],
+            [fusion[0], fusion[1], classifier],
         )?;
         semantic.set_calibration(calibration.clone());
         report_halves(&semantic, &fit, &report)?;
