@@ -19,11 +19,12 @@
 
 use std::path::Path;
 
+use crate::semantic::dot_f32;
 use crate::semantic::index::{stable_hash, write_atomically};
 
 /// Changes whenever training or the file layout does, so a cache written
 /// by an older build is retrained.
-const CACHE_MAGIC: &[u8; 8] = b"VJTCLS02";
+const CACHE_MAGIC: &[u8; 8] = b"VJTCLS03";
 /// Passes over the training texts.
 const EPOCHS: usize = 10;
 const BATCH: usize = 256;
@@ -94,23 +95,8 @@ impl TopicClassifier {
 /// `z[c] = bias[c] + weights[c] · x`.
 fn logits(weights: &[f32], bias: &[f32], x: &[f32], z: &mut [f32]) {
     for ((zc, row), b) in z.iter_mut().zip(weights.chunks_exact(x.len())).zip(bias) {
-        *zc = b + dot(row, x);
+        *zc = b + dot_f32(row, x);
     }
-}
-
-/// A dot product with eight running sums, so the compiler can keep them in
-/// one vector register (a single running sum must be added in order).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ac, ar) = a.split_at(a.len() - a.len() % 8);
-    let (bc, br) = b.split_at(ac.len().min(b.len()));
-    for (x, y) in ac.chunks_exact(8).zip(bc.chunks_exact(8)) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 fn softmax(z: &mut [f32]) {
@@ -242,10 +228,19 @@ fn training_key(samples: &[(usize, Vec<f32>)], classes: usize) -> u64 {
 /// do not push each other out.
 const CACHE_SLOTS: usize = 4;
 
+/// One trained classifier in the cache file.
+struct Record<'a> {
+    key: u64,
+    dim: usize,
+    classes: usize,
+    /// The whole record: key, dim, classes, then the f32 values.
+    bytes: &'a [u8],
+}
+
 /// The cache file: the magic, then records of (key, dim, classes, mean,
-/// weights, bias), little-endian. Its records in order, each as (key, the
-/// record's bytes); an unreadable file has none.
-fn cache_records(bytes: &[u8]) -> Vec<(u64, &[u8])> {
+/// weights, bias), little-endian. Its records in order; an unreadable
+/// file has none.
+fn cache_records(bytes: &[u8]) -> Vec<Record<'_>> {
     let mut out = Vec::new();
     if bytes.len() < 8 || &bytes[..8] != CACHE_MAGIC {
         return out;
@@ -257,34 +252,33 @@ fn cache_records(bytes: &[u8]) -> Vec<(u64, &[u8])> {
     let mut at = 8;
     while let (Some(key), Some(dim), Some(classes)) = (u64_at(at), u64_at(at + 8), u64_at(at + 16))
     {
+        let (dim, classes) = (dim as usize, classes as usize);
         // Sizes from a damaged file may be anything: checked arithmetic.
-        let end = (dim as usize)
-            .checked_mul((classes as usize).saturating_add(1))
-            .and_then(|f| f.checked_add(classes as usize))
+        let end = dim
+            .checked_mul(classes.saturating_add(1))
+            .and_then(|f| f.checked_add(classes))
             .and_then(|f| f.checked_mul(4))
             .and_then(|b| b.checked_add(at + 24));
         let Some(record) = end.and_then(|end| bytes.get(at..end)) else {
             break;
         };
-        let end = at + record.len();
-        out.push((key, record));
-        at = end;
+        at += record.len();
+        out.push(Record {
+            key,
+            dim,
+            classes,
+            bytes: record,
+        });
     }
     out
 }
 
 fn read_cache(path: &Path, key: u64, dim: usize, classes: usize) -> Option<TopicClassifier> {
     let bytes = std::fs::read(path).ok()?;
-    let (_, record) = cache_records(&bytes).into_iter().find(|(k, _)| *k == key)?;
-    let u64_at = |at: usize| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&record[at..at + 8]);
-        u64::from_le_bytes(a)
-    };
-    if u64_at(8) != dim as u64 || u64_at(16) != classes as u64 {
-        return None;
-    }
-    let values: Vec<f32> = record[24..]
+    let record = cache_records(&bytes)
+        .into_iter()
+        .find(|r| r.key == key && r.dim == dim && r.classes == classes)?;
+    let values: Vec<f32> = record.bytes[24..]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
@@ -306,8 +300,8 @@ fn write_cache(path: &Path, key: u64, c: &TopicClassifier) -> std::io::Result<()
     let old = std::fs::read(path).unwrap_or_default();
     let kept: Vec<&[u8]> = cache_records(&old)
         .into_iter()
-        .filter(|(k, _)| *k != key)
-        .map(|(_, r)| r)
+        .filter(|r| r.key != key)
+        .map(|r| r.bytes)
         .collect();
     let mut buf = Vec::new();
     buf.extend_from_slice(CACHE_MAGIC);

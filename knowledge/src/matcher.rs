@@ -533,16 +533,12 @@ impl Matcher {
             (median, (top - median).max(1e-3))
         };
         let sem_rel = |c: f32| (c - sem_floor) / sem_span;
-        let probs = match (&self.semantic, embedding) {
-            (
-                Some(Semantic {
-                    classifier: Some(c),
-                    ..
-                }),
-                Some(q),
-            ) => c.probabilities(&q.0),
-            _ => vec![0.0; n_topics],
-        };
+        let probs = self
+            .semantic
+            .as_ref()
+            .and_then(|s| s.classifier.as_ref())
+            .zip(embedding)
+            .map_or_else(|| vec![0.0; n_topics], |(c, q)| c.probabilities(&q.0));
         // Fused scores: lexical relative to the best topic, plus the
         // relative semantic evidence times the fitted fusion weight.
         let fusion = if sem_entry.is_some() {

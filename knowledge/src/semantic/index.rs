@@ -21,9 +21,6 @@ use super::Embedder;
 /// approximated, 2026-11; 3: 8-bit activations).
 const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB3";
 
-/// FNV-1a, 64 bits, over the parts in order. Hand-written because the key
-/// must stay the same across Rust versions and machines (std's hasher
-/// promises neither) and this is all it takes.
 /// Writes `buf` to a file beside `path`, flushes it to disk and renames
 /// it over `path`: a reader sees the old cache or the new one, never half
 /// of one.
@@ -35,6 +32,9 @@ pub(crate) fn write_atomically(path: &Path, buf: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// FNV-1a, 64 bits, over the parts in order. Hand-written because the key
+/// must stay the same across Rust versions and machines (std's hasher
+/// promises neither) and this is all it takes.
 pub(crate) fn stable_hash(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
@@ -162,8 +162,8 @@ impl SemanticIndex {
     }
 
     /// Every indexed text as (entry number, embedding), in index order;
-    /// the embeddings as held in memory (12-bit), for training a model on
-    /// the knowledge base's own texts.
+    /// the embeddings as held in memory (signed bytes times the row's
+    /// scale), for training a model on the knowledge base's own texts.
     pub(crate) fn embeddings(&self) -> impl Iterator<Item = (usize, Vec<f32>)> + '_ {
         self.entry_of
             .iter()

@@ -270,34 +270,19 @@ fn int_matmul_with(path: Path, w: &PackedMatrix, x: &[i16], acc: &mut Vec<i32>) 
         #[cfg(target_arch = "x86_64")]
         Path::Vnni => {
             if let (Some(simd), Some(vnni)) = (pulp::x86::V4::try_new(), V4Vnni::try_new()) {
-                return vnni.vectorize(x86::Run {
-                    simd,
-                    w,
-                    x: pairs,
-                    acc,
-                });
+                return vnni.vectorize(x86::Run::new(simd, w, pairs, acc));
             }
         }
         #[cfg(target_arch = "x86_64")]
         Path::Avx512 => {
             if let Some(simd) = pulp::x86::V4::try_new() {
-                return simd.vectorize(x86::Run {
-                    simd,
-                    w,
-                    x: pairs,
-                    acc,
-                });
+                return simd.vectorize(x86::Run::new(simd, w, pairs, acc));
             }
         }
         #[cfg(target_arch = "x86_64")]
         Path::Avx2 => {
             if let Some(simd) = pulp::x86::V3::try_new() {
-                return simd.vectorize(x86::Run {
-                    simd,
-                    w,
-                    x: pairs,
-                    acc,
-                });
+                return simd.vectorize(x86::Run::new(simd, w, pairs, acc));
             }
         }
         #[cfg(target_arch = "x86_64")]
@@ -446,10 +431,21 @@ mod x86 {
     /// of its own that LLVM may leave out of line, without the target
     /// features, and then not one intrinsic inside it is inlined.
     pub(super) struct Run<'a, S> {
-        pub(super) simd: S,
-        pub(super) w: &'a PackedMatrix,
-        pub(super) x: &'a [[i16; 2]],
-        pub(super) acc: &'a mut [i32],
+        simd: S,
+        w: &'a PackedMatrix,
+        x: &'a [[i16; 2]],
+        acc: &'a mut [i32],
+    }
+
+    impl<'a, S> Run<'a, S> {
+        pub(super) fn new(
+            simd: S,
+            w: &'a PackedMatrix,
+            x: &'a [[i16; 2]],
+            acc: &'a mut [i32],
+        ) -> Self {
+            Run { simd, w, x, acc }
+        }
     }
 
     impl pulp::NullaryFnOnce for Run<'_, pulp::x86::V4> {

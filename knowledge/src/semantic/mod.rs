@@ -17,6 +17,8 @@ mod matmul;
 mod simd;
 mod tokenizer;
 
+pub(crate) use simd::dot_f32;
+
 use std::path::{Path, PathBuf};
 
 use crate::error::KnowledgeError;

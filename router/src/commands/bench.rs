@@ -207,14 +207,18 @@ fn stages(matcher: &Matcher, embedder: &Embedder, qs: &[String]) -> anyhow::Resu
     };
     // Each stage over all queries in turn, so that its CPU time (10 ms
     // resolution) is summed over many queries.
-    let mut tokens = 0usize;
+    let mut tokens = Vec::with_capacity(qs.len());
     let tokenise = stage(qs, |_, q| {
-        tokens += std::hint::black_box(embedder.token_ids(q)).len();
+        tokens.push(std::hint::black_box(embedder.token_ids(q)).len());
         Ok(())
     })?;
     let embeddings: Vec<_> = qs.iter().map(|q| matcher.embed(q)).collect();
+    // Each query's encoding time too, for the tail below.
+    let mut encode_times = Vec::with_capacity(qs.len());
     let encode = stage(qs, |_, q| {
+        let t = Instant::now();
         std::hint::black_box(matcher.embed(q));
+        encode_times.push(t.elapsed());
         Ok(())
     })?;
     let rest = stage(qs, |i, q| {
@@ -229,21 +233,16 @@ fn stages(matcher: &Matcher, embedder: &Embedder, qs: &[String]) -> anyhow::Resu
     })?;
     println!(
         "  stages (median µs / cpu µs per query): tokenise {tokenise}, tokenise+encode {encode}, lexical+scoring+fusion {rest}; {:.1} tokens per query",
-        tokens as f64 / qs.len().max(1) as f64
+        tokens.iter().sum::<usize>() as f64 / qs.len().max(1) as f64
     );
     // What makes the tail: the encoder's time grows with the token count.
-    let mut by_time: Vec<(std::time::Duration, usize)> = qs
-        .iter()
-        .map(|q| {
-            let n = embedder.token_ids(q).len();
-            let t = Instant::now();
-            std::hint::black_box(matcher.embed(q));
-            (t.elapsed(), n)
-        })
+    let mut by_time: Vec<(std::time::Duration, usize)> = encode_times
+        .into_iter()
+        .zip(tokens.iter().copied())
         .collect();
     by_time.sort();
     let tail = &by_time[by_time.len() * 99 / 100..];
-    let mut counts: Vec<usize> = by_time.iter().map(|&(_, n)| n).collect();
+    let mut counts = tokens;
     counts.sort_unstable();
     println!(
         "  encode tail: slowest 1% average {:.1} tokens ({:.0} µs); tokens per query p50 {}, p99 {}, max {}",
