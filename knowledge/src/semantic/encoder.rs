@@ -220,32 +220,69 @@ impl Encoder {
 
         let scale = 1.0 / ((h / self.heads) as f32).sqrt();
         let mut quant = Quantised::new();
-        let (mut q, mut k, mut v, mut ctx, mut tmp, mut mid) = (
+        let (mut q, mut k, mut v, mut ctx, mut row) = (
             Vec::new(),
             Vec::new(),
             Vec::new(),
             vec![0.0f32; n * h],
             Vec::new(),
-            Vec::new(),
         );
-        let mut prob = Vec::new();
+        let mut scratch = Vec::new();
         let mut acc = Vec::new();
-        for layer in &self.layers {
-            quant.fill(&x, h);
+        // Each product's epilogue leaves the next product's input rounded
+        // (`quant`); the first layer's input is rounded here.
+        quant.fill(&x, h);
+        for (l, layer) in self.layers.iter().enumerate() {
             matmul(&layer.q, &layer.q_bias, &quant, &mut acc, &mut q);
             matmul(&layer.k, &layer.k_bias, &quant, &mut acc, &mut k);
             matmul(&layer.v, &layer.v_bias, &quant, &mut acc, &mut v);
-            simd::attention(&q, &k, &v, n, self.heads, scale, &mut prob, &mut ctx);
+            simd::attention(&q, &k, &v, n, self.heads, scale, &mut scratch, &mut ctx);
             quant.fill(&ctx, h);
-            matmul(&layer.out, &layer.out_bias, &quant, &mut acc, &mut tmp);
-            add_norm(&mut x, Some(&tmp), &layer.attn_norm, self.eps);
-            quant.fill(&x, h);
-            matmul(&layer.up, &layer.up_bias, &quant, &mut acc, &mut mid);
-            simd::gelu_in_place(&mut mid);
-            debug_assert_eq!(mid.len(), n * self.ff);
-            quant.fill(&mid, self.ff);
-            matmul(&layer.down, &layer.down_bias, &quant, &mut acc, &mut tmp);
-            add_norm(&mut x, Some(&tmp), &layer.out_norm, self.eps);
+            let out = &layer.out;
+            super::matmul::int_matmul(&out.weights, &quant.values, &mut acc);
+            let (values, scales) = (&mut quant.values, &mut quant.scales);
+            let token_scales = std::mem::take(scales);
+            simd::scale_add_norm(
+                &acc,
+                &token_scales,
+                &out.scales,
+                &layer.out_bias,
+                &mut x,
+                (&layer.attn_norm.0, &layer.attn_norm.1, self.eps),
+                Some((ACTIVATION_MAX, values, scales)),
+            );
+            let up = &layer.up;
+            super::matmul::int_matmul(&up.weights, &quant.values, &mut acc);
+            debug_assert_eq!(acc.len(), n * self.ff);
+            let token_scales = std::mem::take(&mut quant.scales);
+            simd::scale_gelu_quantise(
+                &acc,
+                &token_scales,
+                &up.scales,
+                &layer.up_bias,
+                ACTIVATION_MAX,
+                &mut row,
+                &mut quant.values,
+                &mut quant.scales,
+            );
+            let down = &layer.down;
+            super::matmul::int_matmul(&down.weights, &quant.values, &mut acc);
+            let token_scales = std::mem::take(&mut quant.scales);
+            // The last layer's output is averaged, not multiplied again.
+            let next = (l + 1 < self.layers.len()).then_some((
+                ACTIVATION_MAX,
+                &mut quant.values,
+                &mut quant.scales,
+            ));
+            simd::scale_add_norm(
+                &acc,
+                &token_scales,
+                &down.scales,
+                &layer.down_bias,
+                &mut x,
+                (&layer.out_norm.0, &layer.out_norm.1, self.eps),
+                next,
+            );
         }
         let mut mean = vec![0.0f32; h];
         for row in x.chunks_exact(h) {

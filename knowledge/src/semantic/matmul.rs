@@ -344,6 +344,15 @@ mod vnni8 {
     use archmage::prelude::*;
 
     const TOKENS: usize = 24;
+    /// How far ahead of the weights in use they are asked for: the
+    /// hardware's own prefetch ran out at a dozen tokens, where each
+    /// 64-byte load feeds a dozen multiply-adds and the first of them
+    /// then waited on memory (a software prefetch 3 KB ahead made the
+    /// product about a fifth faster from 12 tokens up).
+    const PREFETCH_AHEAD: usize = 3072;
+    /// Below this many tokens a block is short enough for the hardware's
+    /// prefetch, and the extra instruction costs more than it saves.
+    const PREFETCH_MIN_TOKENS: usize = 8;
 
     #[arcane]
     pub(super) fn int_matmul(
@@ -408,6 +417,12 @@ mod vnni8 {
         let zero = _mm512_setzero_si512();
         let mut sums = [zero; T];
         for (wq, xq) in w.iter().zip(x) {
+            if T >= PREFETCH_MIN_TOKENS {
+                // A prefetch never faults, so an address past the end of
+                // the weights (the last groups') is harmless.
+                let ahead = wq.as_ptr().wrapping_add(PREFETCH_AHEAD);
+                _mm_prefetch::<_MM_HINT_T0>(ahead.cast::<i8>());
+            }
             let wv = _mm512_loadu_si512(wq);
             for t in 0..T {
                 let xv = _mm512_set1_epi32(i32::from_le_bytes(xq[t].map(|b| b as u8)));
