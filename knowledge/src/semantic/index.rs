@@ -19,7 +19,7 @@ use super::Embedder;
 /// The version in the last byte changes when the encoder's numerics do,
 /// so that a cache never mixes old and new embeddings (2: GELU's `erf`
 /// approximated, 2026-11; 3: 8-bit activations).
-const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB5";
+const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB6";
 
 /// Writes `buf` to a file beside `path`, flushes it to disk and renames
 /// it over `path`: a reader sees the old cache or the new one, never half

@@ -377,14 +377,16 @@ pub(crate) fn quantise_level(dim: usize) -> f32 {
 /// scale) · v`. `scratch` is reused between calls.
 ///
 /// One call for the whole layer, so that the dispatch happens once. A
-/// head's keys are laid out column by column (`kᵀ`), so that a token's
-/// scores against all keys are vector multiply-adds across the keys, with
-/// no horizontal sums (those took most of the attention's time when each
-/// score was its own 32-value dot product). Every value is summed in the
-/// same order on every path (no fused multiply-add, the softmax's sum in
-/// order), so all CPUs give the same bits. The softmax's `exp` is the
-/// branch-free one GELU uses (relative error below 2e-7), which
-/// vectorises; libm's scalar `expf` took half the attention's time.
+/// head's queries are laid out column by column (`qᵀ`), so that a key's
+/// scores against all tokens are vector multiply-adds across the tokens,
+/// with no horizontal sums (those took most of the attention's time when
+/// each score was its own 32-value dot product), and the softmax runs
+/// down the columns (see [`Attention`]'s `with_simd`). Every value is
+/// computed lane by lane in the same order on every path (multiply-adds
+/// fused everywhere), so all CPUs give the same bits. The softmax's `exp`
+/// is the branch-free one of `exp_non_positive` (relative error below
+/// 2e-7), which vectorises; libm's scalar `expf` took half the
+/// attention's time.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attention(
     q: &[f32],
@@ -424,73 +426,21 @@ struct Attention<'a> {
     ctx: &'a mut [f32],
 }
 
-/// Tokens per tile of the attention's products.
-const ROWS: usize = 4;
-
-/// Scores per step of the softmax: the same on every path, so that its
-/// sum adds in the same order everywhere.
-const SOFTMAX_STEP: usize = 16;
-
-/// `row[..n] = softmax(scale · row[..n])`, in place; `row` is a whole
-/// number of [`SOFTMAX_STEP`]s long and its padding is overwritten.
-#[inline(always)]
-fn softmax_row(row: &mut [f32], n: usize, scale: f32) {
-    // Padding scores get weight 0, as do scores below e^-80 of the
-    // largest: they would not change the sum, and normalised they would
-    // be subnormal numbers, which cost the CPU a slow path per value.
-    row[n..].fill(f32::NEG_INFINITY);
-    let steps = pulp::as_arrays_mut::<SOFTMAX_STEP, f32>(row).0;
-    let mut max = [f32::NEG_INFINITY; SOFTMAX_STEP];
-    for step in steps.iter_mut() {
-        for (m, p) in max.iter_mut().zip(step.iter_mut()) {
-            *p *= scale;
-            // No NaN here (finite inputs): a comparison vectorises where
-            // `f32::max`, with its NaN rule, does not.
-            *m = if *p > *m { *p } else { *m };
-        }
-    }
-    let max = max
-        .into_iter()
-        .fold(f32::NEG_INFINITY, |m, p| if p > m { p } else { m });
-    let mut sum = [0.0f32; SOFTMAX_STEP];
-    for step in steps.iter_mut() {
-        for (s, p) in sum.iter_mut().zip(step.iter_mut()) {
-            let y = *p - max;
-            let e = exp_non_positive(if y > -80.0 { y } else { -80.0 });
-            *p = if y > -80.0 { e } else { 0.0 };
-            *s += *p;
-        }
-    }
-    let inv = 1.0 / pairwise_sum(&sum);
-    for step in steps.iter_mut() {
-        for p in step.iter_mut() {
-            *p *= inv;
-        }
-    }
-}
-
-/// The sum of 16 values as a fixed tree of pairs.
-#[inline(always)]
-fn pairwise_sum(v: &[f32; SOFTMAX_STEP]) -> f32 {
-    let mut half = *v;
-    let mut len = SOFTMAX_STEP;
-    while len > 1 {
-        len /= 2;
-        for i in 0..len {
-            half[i] += half[i + len];
-        }
-    }
-    half[0]
-}
+/// Keys per tile of the score product, tokens per tile of the output
+/// product.
+const ROWS: usize = 8;
 
 impl pulp::WithSimd for Attention<'_> {
     type Output = ();
 
-    /// Both products of a head, `q·kᵀ` and `softmax · v`, in tiles of
-    /// [`ROWS`] tokens × one vector: the tile's sums are `ROWS`
-    /// independent chains of vector multiply-adds held in registers.
-    /// Tokens are padded to whole tiles (zero queries, rows never read
-    /// back), keys to whole vectors (zero keys, columns never read back).
+    /// A head's scores are computed transposed (a row per key, a column
+    /// per token, tokens padded to whole vectors), so that the softmax
+    /// runs down the columns, every token in its own lane: its maximum,
+    /// `exp` and sum are vector operations in a fixed order, with no
+    /// reduction across lanes (the reductions along each token's row took
+    /// most of the attention's time). Both products run in tiles of
+    /// [`ROWS`] rows × one vector, the tile's sums held in registers as
+    /// `ROWS` independent chains of fused multiply-adds.
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
         let Attention {
@@ -507,41 +457,43 @@ impl pulp::WithSimd for Attention<'_> {
         let h = q.len() / n;
         let hd = h / heads.max(1);
         let lanes = S::F32_LANES;
-        // Rows of whole softmax steps (a whole number of vectors too).
-        let width = n.div_ceil(SOFTMAX_STEP) * SOFTMAX_STEP;
+        // Tokens padded to whole vectors: a column per token.
+        let width = n.div_ceil(lanes) * lanes;
         let chunks = width / lanes;
-        let rows = n.div_ceil(ROWS) * ROWS;
+        let keys = n.div_ceil(ROWS) * ROWS;
         let steps = hd / lanes;
         scratch.clear();
-        scratch.resize(width * hd + rows * width, 0.0);
-        let (keys, scores) = scratch.split_at_mut(width * hd);
+        scratch.resize(width * hd + keys * width, 0.0);
+        let (queries, scores) = scratch.split_at_mut(width * hd);
         let zero = simd.splat_f32s(0.0);
+        // Per column of scores: the maximum; the sum, then its inverse.
+        let (mut max, mut sum) = (Vec::with_capacity(chunks), Vec::with_capacity(chunks));
         for head in 0..heads {
             let off = head * hd;
-            // kᵀ: a row per value of the head, a column per token
-            // (written in order, read across rows: cheaper than the
-            // other way round).
-            for (d, column) in keys.chunks_exact_mut(width).enumerate() {
-                for (c, row) in column.iter_mut().zip(k.chunks_exact(h)) {
-                    *c = row[off + d];
+            // qᵀ, scaled: a row per value of the head, a column per token
+            // (written across, read in order: the other way round LLVM
+            // makes it gathers, which cost more).
+            for (t, row) in q.chunks_exact(h).enumerate() {
+                for (d, &value) in row[off..off + hd].iter().enumerate() {
+                    queries[d * width + t] = value * scale;
                 }
             }
-            let key_vectors = S::as_simd_f32s(keys).0;
+            let query_vectors = S::as_simd_f32s(queries).0;
             let score_vectors = S::as_mut_simd_f32s(scores).0;
-            for tile in 0..rows / ROWS {
-                // The tile's queries; a padding row repeats the last
-                // token (its scores are never read).
-                let query: [&[f32]; ROWS] = std::array::from_fn(|r| {
-                    let t = (tile * ROWS + r).min(n - 1);
-                    &q[t * h + off..t * h + off + hd]
+            // Scores, a row per key: a tile's keys (a padding key repeats
+            // the last one; its row is never read) against a vector of
+            // tokens.
+            for tile in 0..keys / ROWS {
+                let key: [&[f32]; ROWS] = std::array::from_fn(|r| {
+                    let s = (tile * ROWS + r).min(n - 1);
+                    &k[s * h + off..s * h + off + hd]
                 });
                 for c in 0..chunks {
                     let mut acc = [zero; ROWS];
                     for d in 0..hd {
-                        let key = key_vectors[d * chunks + c];
-                        for (a, query) in acc.iter_mut().zip(&query) {
-                            let qv = simd.splat_f32s(query[d]);
-                            *a = simd.add_f32s(*a, simd.mul_f32s(qv, key));
+                        let query = query_vectors[d * chunks + c];
+                        for (a, key) in acc.iter_mut().zip(&key) {
+                            *a = simd.mul_add_e_f32s(simd.splat_f32s(key[d]), query, *a);
                         }
                     }
                     for (r, a) in acc.into_iter().enumerate() {
@@ -549,34 +501,68 @@ impl pulp::WithSimd for Attention<'_> {
                     }
                 }
             }
-            for row in scores.chunks_exact_mut(width) {
-                softmax_row(row, n, scale);
+            // Each token's softmax, down its column: the maximum, then
+            // `e^(score − maximum)` (0 below e^-80: such a weight would
+            // not change the sum, and normalised it would be a subnormal
+            // number, which costs the CPU a slow path per value), then the
+            // sum and the normalisation.
+            max.clear();
+            max.extend_from_slice(&score_vectors[..chunks]);
+            for row in score_vectors[chunks..n * chunks].chunks_exact(chunks) {
+                for (m, &s) in max.iter_mut().zip(row) {
+                    *m = simd.max_f32s(*m, s);
+                }
             }
-            for (tile, probs) in scores.chunks_exact(ROWS * width).enumerate() {
+            for row in score_vectors[..n * chunks].chunks_exact_mut(chunks) {
+                for (s, &m) in row.iter_mut().zip(&max) {
+                    *s = simd.sub_f32s(*s, m);
+                }
+            }
+            for p in &mut scores[..n * width] {
+                let y = *p;
+                let e = exp_non_positive(if y > -80.0 { y } else { -80.0 });
+                *p = if y > -80.0 { e } else { 0.0 };
+            }
+            let score_vectors = S::as_mut_simd_f32s(scores).0;
+            sum.clear();
+            sum.resize(chunks, zero);
+            for row in score_vectors[..n * chunks].chunks_exact(chunks) {
+                for (total, &e) in sum.iter_mut().zip(row) {
+                    *total = simd.add_f32s(*total, e);
+                }
+            }
+            let one = simd.splat_f32s(1.0);
+            sum.iter_mut().for_each(|t| *t = simd.div_f32s(one, *t));
+            for row in score_vectors[..n * chunks].chunks_exact_mut(chunks) {
+                for (p, &i) in row.iter_mut().zip(&sum) {
+                    *p = simd.mul_f32s(*p, i);
+                }
+            }
+            // The output, a tile of tokens × a vector of the head's values.
+            let probs = &*scores;
+            for t0 in (0..n).step_by(ROWS) {
+                let rows = ROWS.min(n - t0);
                 for j in 0..steps {
                     let mut acc = [zero; ROWS];
                     for (s, vs) in v.chunks_exact(h).enumerate() {
                         let value = S::as_simd_f32s(&vs[off..off + hd]).0[j];
-                        for (r, a) in acc.iter_mut().enumerate() {
-                            let p = simd.splat_f32s(probs[r * width + s]);
-                            *a = simd.add_f32s(*a, simd.mul_f32s(p, value));
+                        let weights = &probs[s * width + t0..s * width + t0 + ROWS];
+                        for (a, &p) in acc.iter_mut().zip(weights) {
+                            *a = simd.mul_add_e_f32s(simd.splat_f32s(p), value, *a);
                         }
                     }
-                    for (r, a) in acc.into_iter().enumerate() {
-                        let t = tile * ROWS + r;
-                        if t < n {
-                            S::as_mut_simd_f32s(&mut ctx[t * h + off..t * h + off + hd]).0[j] = a;
-                        }
+                    for (r, a) in acc.into_iter().enumerate().take(rows) {
+                        let t = t0 + r;
+                        S::as_mut_simd_f32s(&mut ctx[t * h + off..t * h + off + hd]).0[j] = a;
                     }
                 }
                 // The rest of a head not a whole number of vectors wide,
                 // one value at a time.
-                for t in tile * ROWS..((tile + 1) * ROWS).min(n) {
-                    let r = t - tile * ROWS;
+                for t in t0..t0 + rows {
                     for i in steps * lanes..hd {
                         let mut acc = 0.0f32;
                         for (s, vs) in v.chunks_exact(h).enumerate() {
-                            acc += probs[r * width + s] * vs[off + i];
+                            acc = probs[s * width + t].mul_add(vs[off + i], acc);
                         }
                         ctx[t * h + off + i] = acc;
                     }
