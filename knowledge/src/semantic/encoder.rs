@@ -127,11 +127,6 @@ fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Vec<i32>, y: &mut 
     simd::scale_sums(acc, &x.scales, &w.scales, bias, y);
 }
 
-/// `x = layernorm(x + y)` row by row.
-fn add_norm(x: &mut [f32], y: Option<&[f32]>, (w, b): &(Vec<f32>, Vec<f32>), eps: f32) {
-    simd::add_norm(x, y, w, b, eps);
-}
-
 impl Encoder {
     pub(crate) fn new(file: &ModelFile<'_>) -> Result<Encoder, FormatError> {
         let Header {
@@ -216,7 +211,7 @@ impl Encoder {
                 *o += p + ty;
             }
         }
-        add_norm(&mut x, None, &self.norm, self.eps);
+        simd::layer_norm(&mut x, &self.norm.0, &self.norm.1, self.eps);
 
         let scale = 1.0 / ((h / self.heads) as f32).sqrt();
         let mut quant = Quantised::new();
@@ -229,6 +224,9 @@ impl Encoder {
         );
         let mut scratch = Vec::new();
         let mut acc = Vec::new();
+        // The scales of the product's input while its epilogue writes the
+        // next input's into `quant` (the two buffers swap, never freed).
+        let mut token_scales = Vec::new();
         // Each product's epilogue leaves the next product's input rounded
         // (`quant`); the first layer's input is rounded here.
         quant.fill(&x, h);
@@ -240,8 +238,7 @@ impl Encoder {
             quant.fill(&ctx, h);
             let out = &layer.out;
             super::matmul::int_matmul(&out.weights, &quant.values, &mut acc);
-            let (values, scales) = (&mut quant.values, &mut quant.scales);
-            let token_scales = std::mem::take(scales);
+            std::mem::swap(&mut token_scales, &mut quant.scales);
             simd::scale_add_norm(
                 &acc,
                 &token_scales,
@@ -249,12 +246,12 @@ impl Encoder {
                 &layer.out_bias,
                 &mut x,
                 (&layer.attn_norm.0, &layer.attn_norm.1, self.eps),
-                Some((ACTIVATION_MAX, values, scales)),
+                Some((ACTIVATION_MAX, &mut quant.values, &mut quant.scales)),
             );
             let up = &layer.up;
             super::matmul::int_matmul(&up.weights, &quant.values, &mut acc);
             debug_assert_eq!(acc.len(), n * self.ff);
-            let token_scales = std::mem::take(&mut quant.scales);
+            std::mem::swap(&mut token_scales, &mut quant.scales);
             simd::scale_gelu_quantise(
                 &acc,
                 &token_scales,
@@ -267,7 +264,7 @@ impl Encoder {
             );
             let down = &layer.down;
             super::matmul::int_matmul(&down.weights, &quant.values, &mut acc);
-            let token_scales = std::mem::take(&mut quant.scales);
+            std::mem::swap(&mut token_scales, &mut quant.scales);
             // The last layer's output is averaged, not multiplied again.
             let next = (l + 1 < self.layers.len()).then_some((
                 ACTIVATION_MAX,

@@ -200,7 +200,7 @@ pub(crate) fn scale_add_norm(
     if cols == 0 {
         return;
     }
-    let mut quantised = quantised.map(|(level, values, scales)| {
+    let quantised = quantised.map(|(level, values, scales)| {
         values.clear();
         scales.clear();
         values.resize(x.len() / cols * cols, 0);
@@ -213,9 +213,7 @@ pub(crate) fn scale_add_norm(
         bias,
         x,
         norm: (w, b, eps),
-        quantised: quantised
-            .as_mut()
-            .map(|(level, values, scales)| (*level, &mut **values, &mut **scales)),
+        quantised,
     });
 }
 
@@ -258,34 +256,26 @@ impl pulp::WithSimd for ScaleAddNorm<'_> {
     }
 }
 
-/// `x = layernorm(x + y)` row by row (rows of `w.len()` values), with
+/// `x = layernorm(x)` row by row (rows of `w.len()` values), with
 /// weights `w`, biases `b` and `eps` under the square root.
 ///
 /// The sums run in eight lanes, so that they vectorise without
 /// reordering that the compiler may not do on its own.
-pub(crate) fn add_norm(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
-    let mut run = || add_norm_plain(x, y, w, b, eps);
+pub(crate) fn layer_norm(x: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
+    let width = w.len();
+    if width == 0 {
+        return;
+    }
+    let mut run = || {
+        for row in x.chunks_exact_mut(width) {
+            norm_row(row, w, b, eps);
+        }
+    };
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
         return simd.vectorize(run);
     }
     run();
-}
-
-#[inline(always)]
-fn add_norm_plain(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) {
-    let width = w.len();
-    if width == 0 {
-        return;
-    }
-    for (t, row) in x.chunks_exact_mut(width).enumerate() {
-        if let Some(y) = y {
-            for (r, v) in row.iter_mut().zip(&y[t * width..(t + 1) * width]) {
-                *r += v;
-            }
-        }
-        norm_row(row, w, b, eps);
-    }
 }
 
 /// `row = layernorm(row)` with weights `w`, biases `b`, `eps` under the
@@ -913,8 +903,8 @@ pub(super) mod tests {
             .iter()
             .map(|&v| v as f32 / 300.0)
             .collect();
-        let mut want = start.clone();
-        add_norm(&mut want, Some(&y), &w, &b, 1e-12);
+        let mut want: Vec<f32> = start.iter().zip(&y).map(|(s, y)| s + y).collect();
+        layer_norm(&mut want, &w, &b, 1e-12);
         quantise_rows(&want, cols, 127.0, &mut want_values, &mut want_scales);
         let mut got = start.clone();
         scale_add_norm(
