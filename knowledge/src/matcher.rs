@@ -395,6 +395,11 @@ impl Matcher {
             .map_or((0, 0), |s| (s.index.len(), s.index.embedded))
     }
 
+    /// Bytes the semantic index holds in memory (0 without the channel).
+    pub fn semantic_bytes(&self) -> usize {
+        self.semantic.as_ref().map_or(0, |s| s.index.memory_bytes())
+    }
+
     /// Whether this build trained the topic classifier (false when it
     /// came from the cache, or without the semantic channel).
     pub fn classifier_trained(&self) -> bool {

@@ -18,7 +18,9 @@ use super::Embedder;
 
 /// The version in the last byte changes when the encoder's numerics do,
 /// so that a cache never mixes old and new embeddings (2: GELU's `erf`
-/// approximated, 2026-11; 3: 8-bit activations).
+/// approximated, 2026-11; 3: 8-bit activations; 4: GELU by a polynomial,
+/// fused multiply-adds; 5: texts without the `query: ` prefix; 6:
+/// attention's softmax down the columns).
 const CACHE_MAGIC: &[u8; 8] = b"VJE5EMB6";
 
 /// Writes `buf` to a file beside `path`, flushes it to disk and renames
@@ -159,6 +161,14 @@ impl SemanticIndex {
 
     pub(crate) fn len(&self) -> usize {
         self.entry_of.len()
+    }
+
+    /// Bytes the index holds in memory: the rows, their scales and their
+    /// entry numbers.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.rows.len()
+            + self.scales.len() * std::mem::size_of::<f32>()
+            + self.entry_of.len() * std::mem::size_of::<usize>()
     }
 
     /// Every indexed text as (entry number, embedding), in index order;

@@ -130,8 +130,8 @@ fn bench_one(
     )?;
     let build = started.elapsed();
     let (texts, embedded) = matcher.semantic_texts();
-    // The semantic index holds each text's 384 values as 16-bit integers.
-    let size = dir_size(dir.path())? + (texts * 384 * 2) as u64;
+    // The lexical index on disk plus the semantic one in memory.
+    let size = dir_size(dir.path())? + matcher.semantic_bytes() as u64;
     let qs = queries_for(kb.answers(), queries);
     // Warm up caches once.
     for q in qs.iter().take(50) {
