@@ -62,7 +62,7 @@ impl Embedder {
             &bytes[bytes.len().saturating_sub(1 << 20)..],
         ]);
         Ok(Embedder {
-            tokenizer: tokenizer::Tokenizer::new(parsed.vocabulary),
+            tokenizer: tokenizer::Tokenizer::new(parsed.vocabulary).map_err(bad)?,
             encoder,
             model_key,
         })
