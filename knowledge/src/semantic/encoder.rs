@@ -123,8 +123,8 @@ impl Quantised {
 /// `y[t][r] = bias[r] + Σ x[t][c]·w[r][c]`, over quantised `x`; `acc`
 /// holds the integer sums between calls.
 fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Vec<i32>, y: &mut Vec<f32>) {
-    super::matmul::int_matmul(&w.weights, &x.values, acc);
-    simd::scale_sums(acc, &x.scales, &w.scales, bias, y);
+    let sums = super::matmul::int_matmul(&w.weights, &x.values, acc);
+    simd::scale_sums(sums, &x.scales, &w.scales, bias, y);
 }
 
 impl Encoder {
@@ -237,10 +237,10 @@ impl Encoder {
             simd::attention(&q, &k, &v, n, self.heads, scale, &mut scratch, &mut ctx);
             quant.fill(&ctx, h);
             let out = &layer.out;
-            super::matmul::int_matmul(&out.weights, &quant.values, &mut acc);
+            let sums = super::matmul::int_matmul(&out.weights, &quant.values, &mut acc);
             std::mem::swap(&mut token_scales, &mut quant.scales);
             simd::scale_add_norm(
-                &acc,
+                sums,
                 &token_scales,
                 &out.scales,
                 &layer.out_bias,
@@ -249,11 +249,11 @@ impl Encoder {
                 Some((ACTIVATION_MAX, &mut quant.values, &mut quant.scales)),
             );
             let up = &layer.up;
-            super::matmul::int_matmul(&up.weights, &quant.values, &mut acc);
-            debug_assert_eq!(acc.len(), n * self.ff);
+            let sums = super::matmul::int_matmul(&up.weights, &quant.values, &mut acc);
+            debug_assert_eq!(sums.len(), n * self.ff);
             std::mem::swap(&mut token_scales, &mut quant.scales);
             simd::scale_gelu_quantise(
-                &acc,
+                sums,
                 &token_scales,
                 &up.scales,
                 &layer.up_bias,
@@ -263,7 +263,7 @@ impl Encoder {
                 &mut quant.scales,
             );
             let down = &layer.down;
-            super::matmul::int_matmul(&down.weights, &quant.values, &mut acc);
+            let sums = super::matmul::int_matmul(&down.weights, &quant.values, &mut acc);
             std::mem::swap(&mut token_scales, &mut quant.scales);
             // The last layer's output is averaged, not multiplied again.
             let next = (l + 1 < self.layers.len()).then_some((
@@ -272,7 +272,7 @@ impl Encoder {
                 &mut quant.scales,
             ));
             simd::scale_add_norm(
-                &acc,
+                sums,
                 &token_scales,
                 &down.scales,
                 &layer.down_bias,

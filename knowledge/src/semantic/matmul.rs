@@ -175,24 +175,38 @@ impl Path {
     }
 }
 
-/// `acc[t * rows + r] = Σ_c w[r][c] · x[t * cols + c]` for every token row
-/// of `x` (rows of `w`'s width), on the path `w` was packed for.
-pub(crate) fn int_matmul(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>) {
+/// `sums[t * rows + r] = Σ_c w[r][c] · x[t * cols + c]` for every token
+/// row of `x` (rows of `w`'s width), on the path `w` was packed for; the
+/// sums are the front of `acc`, which only ever grows (a buffer shared by
+/// products of different sizes is then not filled with zeros again for
+/// each: that had cost 3% of an encoding).
+pub(crate) fn int_matmul<'a>(w: &PackedMatrix, x: &[i8], acc: &'a mut Vec<i32>) -> &'a [i32] {
     if w.path.quads() {
         return int_matmul8(w, x, acc, true);
     }
     // The 16-bit kernels on the values widened (a copy per product, on
     // CPUs without the 8-bit kernel only).
     let wide: Vec<i16> = x.iter().map(|&v| i16::from(v)).collect();
-    int_matmul_with(w.path, w, &wide, acc);
+    int_matmul_with(w.path, w, &wide, acc)
+}
+
+/// The first `len` elements of `buf`, grown to hold them if it is
+/// shorter; the contents are whatever was there (every caller writes all
+/// of them).
+fn front<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
+    if buf.len() < len {
+        buf.resize(len, T::default());
+    }
+    &mut buf[..len]
 }
 
 /// The product on a matrix packed four columns at a time, with the VNNI
 /// kernel where `vnni` is set and the CPU has it, else the plain loop.
-fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>, vnni: bool) {
-    let Some(x) = token_rows(w, x, 4 * w.quads, acc) else {
-        return;
+fn int_matmul8<'a>(w: &PackedMatrix, x: &[i8], acc: &'a mut Vec<i32>, vnni: bool) -> &'a [i32] {
+    let Some((x, tokens)) = token_rows(w, x, 4 * w.quads) else {
+        return &[];
     };
+    let acc = front(acc, tokens * w.rows);
     let quads: &[[i8; 4]] = pulp::as_arrays::<4, i8>(&x).0;
     // The weights are stored plus 128: each sum is `128 · Σ x` too large.
     let offsets: Vec<i32> = x
@@ -203,32 +217,29 @@ fn int_matmul8(w: &PackedMatrix, x: &[i8], acc: &mut Vec<i32>, vnni: bool) {
     {
         use archmage::SimdToken;
         if let Some(token) = archmage::X64V4xToken::summon().filter(|_| vnni) {
-            return vnni8::int_matmul(token, w, quads, &offsets, acc);
+            vnni8::int_matmul(token, w, quads, &offsets, acc);
+            return acc;
         }
     }
     plain8(w, quads, &offsets, acc);
+    acc
 }
 
-/// Sizes `acc` for the product of `w` with the token rows of `x` and
-/// returns those rows, each widened with zero columns to `width` (the
-/// packed weights' width: whole column pairs or quads); `None` when there
-/// is nothing to multiply.
+/// The token rows of `x` for a product with `w`, each widened with zero
+/// columns to `width` (the packed weights' width: whole column pairs or
+/// quads), and how many there are; `None` when there is nothing to
+/// multiply.
 fn token_rows<'a, T: Copy + Default>(
     w: &PackedMatrix,
     x: &'a [T],
     width: usize,
-    acc: &mut Vec<i32>,
-) -> Option<std::borrow::Cow<'a, [T]>> {
+) -> Option<(std::borrow::Cow<'a, [T]>, usize)> {
     let cols = w.cols;
     if cols == 0 || x.len() < cols {
-        acc.clear();
         return None;
     }
     let tokens = x.len() / cols;
-    // Every sum is written by the kernel, so the old contents need not be
-    // cleared first (zeroing the buffer cost 2% of an encoding).
-    acc.resize(tokens * w.rows, 0);
-    Some(if width > cols {
+    let rows = if width > cols {
         x.chunks_exact(cols)
             .flat_map(|row| {
                 row.iter()
@@ -238,7 +249,8 @@ fn token_rows<'a, T: Copy + Default>(
             .collect()
     } else {
         std::borrow::Cow::Borrowed(&x[..tokens * cols])
-    })
+    };
+    Some((rows, tokens))
 }
 
 /// The portable loop over the four-column packing.
@@ -263,28 +275,37 @@ fn plain8(w: &PackedMatrix, x: &[[i8; 4]], offsets: &[i32], acc: &mut [i32]) {
 /// The 16-bit product (values of at most 12 bits, so that the sums stay
 /// inside `i32` for any width the model has) on the given path; a path the
 /// CPU lacks runs the plain loop.
-fn int_matmul_with(path: Path, w: &PackedMatrix, x: &[i16], acc: &mut Vec<i32>) {
-    let Some(x) = token_rows(w, x, 2 * w.pairs, acc) else {
-        return;
+fn int_matmul_with<'a>(
+    path: Path,
+    w: &PackedMatrix,
+    x: &[i16],
+    acc: &'a mut Vec<i32>,
+) -> &'a [i32] {
+    let Some((x, tokens)) = token_rows(w, x, 2 * w.pairs) else {
+        return &[];
     };
+    let acc = front(acc, tokens * w.rows);
     let pairs: &[[i16; 2]] = pulp::as_arrays::<2, i16>(&x).0;
     match path {
         #[cfg(target_arch = "x86_64")]
         Path::Vnni => {
             if let (Some(simd), Some(vnni)) = (pulp::x86::V4::try_new(), V4Vnni::try_new()) {
-                return vnni.vectorize(x86::Run::new(simd, w, pairs, acc));
+                vnni.vectorize(x86::Run::new(simd, w, pairs, acc));
+                return acc;
             }
         }
         #[cfg(target_arch = "x86_64")]
         Path::Avx512 => {
             if let Some(simd) = pulp::x86::V4::try_new() {
-                return simd.vectorize(x86::Run::new(simd, w, pairs, acc));
+                simd.vectorize(x86::Run::new(simd, w, pairs, acc));
+                return acc;
             }
         }
         #[cfg(target_arch = "x86_64")]
         Path::Avx2 => {
             if let Some(simd) = pulp::x86::V3::try_new() {
-                return simd.vectorize(x86::Run::new(simd, w, pairs, acc));
+                simd.vectorize(x86::Run::new(simd, w, pairs, acc));
+                return acc;
             }
         }
         #[cfg(target_arch = "x86_64")]
@@ -292,6 +313,7 @@ fn int_matmul_with(path: Path, w: &PackedMatrix, x: &[i16], acc: &mut Vec<i32>) 
         Path::Plain => {}
     }
     plain(w, pairs, acc);
+    acc
 }
 
 /// The portable loop: one group of 16 rows against one token at a time.
@@ -378,8 +400,7 @@ mod vnni8 {
         let mut across = Vec::with_capacity(quads * tokens.min(TOKENS));
         for (t0, n) in runs(tokens, TOKENS) {
             let xs = &x[t0 * quads..(t0 + n) * quads];
-            // Every element is written below; no need to clear first.
-            across.resize(quads * n, [0; 4]);
+            let across = super::front(&mut across, quads * n);
             for (q, column) in across.chunks_exact_mut(n).enumerate() {
                 for (t, v) in column.iter_mut().enumerate() {
                     *v = xs[t * quads + q];
@@ -672,6 +693,9 @@ mod tests {
             (70, 33),
             (17, 1),
         ] {
+            // One buffer for every product, so that each product finds
+            // another's sums in it and must overwrite all of them.
+            let mut acc = vec![7; 3];
             let w: Vec<i8> = values(rows * cols, 1, 127)
                 .into_iter()
                 .map(|v| v as i8)
@@ -699,17 +723,18 @@ mod tests {
                     })
                     .collect();
                 for (path, packed) in paths.iter().zip(&packed) {
-                    let mut acc = vec![7; 3];
-                    int_matmul(packed, &x, &mut acc);
-                    assert_eq!(acc, textbook, "{path:?}: {rows}×{cols}, {tokens} tokens");
+                    let sums = int_matmul(packed, &x, &mut acc);
+                    assert_eq!(sums, textbook, "{path:?}: {rows}×{cols}, {tokens} tokens");
                 }
                 // The four-column packing's plain loop, which runs where
                 // the CPU lacks the kernel it was packed for.
                 #[cfg(target_arch = "x86_64")]
                 {
-                    let mut acc = vec![7; 3];
-                    int_matmul8(&quads, &x, &mut acc, false);
-                    assert_eq!(acc, textbook, "plain 8-bit: {rows}×{cols}, {tokens} tokens");
+                    let sums = int_matmul8(&quads, &x, &mut acc, false);
+                    assert_eq!(
+                        sums, textbook,
+                        "plain 8-bit: {rows}×{cols}, {tokens} tokens"
+                    );
                 }
             }
         }
