@@ -13,7 +13,7 @@
 //! Everything runs on the calling thread.
 
 use super::file::{f16_to_f32, f32s, FormatError, Header, ModelFile, BLOCK, BLOCK_BYTES};
-use super::matmul::PackedMatrix;
+use super::matmul::{PackedMatrix, Products};
 use super::simd;
 
 /// A weight matrix `[rows][cols]` as signed bytes with one scale per row.
@@ -121,8 +121,8 @@ impl Quantised {
 }
 
 /// `y[t][r] = bias[r] + Σ x[t][c]·w[r][c]`, over quantised `x`; `acc`
-/// holds the integer sums between calls.
-fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Vec<i32>, y: &mut Vec<f32>) {
+/// holds the product's buffers between calls.
+fn matmul(w: &QMatrix, bias: &[f32], x: &Quantised, acc: &mut Products, y: &mut Vec<f32>) {
     let sums = super::matmul::int_matmul(&w.weights, &x.values, acc);
     simd::scale_sums(sums, &x.scales, &w.scales, bias, y);
 }
@@ -223,7 +223,7 @@ impl Encoder {
             Vec::new(),
         );
         let mut scratch = Vec::new();
-        let mut acc = Vec::new();
+        let mut acc = Products::default();
         // The scales of the product's input while its epilogue writes the
         // next input's into `quant` (the two buffers swap, never freed).
         let mut token_scales = Vec::new();

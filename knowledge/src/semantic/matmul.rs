@@ -175,19 +175,30 @@ impl Path {
     }
 }
 
+/// The buffers of [`int_matmul`], kept from one product to the next.
+///
+/// They only ever grow: products of different sizes share them without
+/// filling them with zeros again for each (which had cost 3% of an
+/// encoding), and every product overwrites the part it uses.
+#[derive(Default)]
+pub(crate) struct Products {
+    sums: Vec<i32>,
+    /// The 8-bit kernel's activations, column quad by column quad.
+    across: Vec<[i8; 4]>,
+    /// `128 · Σ x` per token (the 8-bit weights are stored plus 128).
+    offsets: Vec<i32>,
+}
+
 /// `sums[t * rows + r] = Σ_c w[r][c] · x[t * cols + c]` for every token
-/// row of `x` (rows of `w`'s width), on the path `w` was packed for; the
-/// sums are the front of `acc`, which only ever grows (a buffer shared by
-/// products of different sizes is then not filled with zeros again for
-/// each: that had cost 3% of an encoding).
-pub(crate) fn int_matmul<'a>(w: &PackedMatrix, x: &[i8], acc: &'a mut Vec<i32>) -> &'a [i32] {
+/// row of `x` (rows of `w`'s width), on the path `w` was packed for.
+pub(crate) fn int_matmul<'a>(w: &PackedMatrix, x: &[i8], buffers: &'a mut Products) -> &'a [i32] {
     if w.path.quads() {
-        return int_matmul8(w, x, acc, true);
+        return int_matmul8(w, x, buffers, true);
     }
     // The 16-bit kernels on the values widened (a copy per product, on
     // CPUs without the 8-bit kernel only).
     let wide: Vec<i16> = x.iter().map(|&v| i16::from(v)).collect();
-    int_matmul_with(w.path, w, &wide, acc)
+    int_matmul_with(w.path, w, &wide, &mut buffers.sums)
 }
 
 /// The first `len` elements of `buf`, grown to hold them if it is
@@ -202,27 +213,41 @@ fn front<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
 
 /// The product on a matrix packed four columns at a time, with the VNNI
 /// kernel where `vnni` is set and the CPU has it, else the plain loop.
-fn int_matmul8<'a>(w: &PackedMatrix, x: &[i8], acc: &'a mut Vec<i32>, vnni: bool) -> &'a [i32] {
+fn int_matmul8<'a>(w: &PackedMatrix, x: &[i8], buffers: &'a mut Products, vnni: bool) -> &'a [i32] {
     let Some((x, tokens)) = token_rows(w, x, 4 * w.quads) else {
         return &[];
     };
-    let acc = front(acc, tokens * w.rows);
+    let acc = front(&mut buffers.sums, tokens * w.rows);
     let quads: &[[i8; 4]] = pulp::as_arrays::<4, i8>(&x).0;
-    // The weights are stored plus 128: each sum is `128 · Σ x` too large.
-    let offsets: Vec<i32> = x
-        .chunks_exact(4 * w.quads)
-        .map(|row| 128 * row.iter().map(|&v| i32::from(v)).sum::<i32>())
-        .collect();
     #[cfg(target_arch = "x86_64")]
     {
         use archmage::SimdToken;
         if let Some(token) = archmage::X64V4xToken::summon().filter(|_| vnni) {
-            vnni8::int_matmul(token, w, quads, &offsets, acc);
+            let Products {
+                offsets, across, ..
+            } = buffers;
+            vnni8::int_matmul(token, w, quads, offsets, across, acc);
             return acc;
         }
     }
-    plain8(w, quads, &offsets, acc);
+    offsets(quads, w.quads, &mut buffers.offsets);
+    plain8(w, quads, &buffers.offsets, acc);
     acc
+}
+
+/// The weights are stored plus 128, so each token's sums are `128 · Σ x`
+/// too large: `offsets[t]` is that amount for token `t` (rows of `quads`).
+/// Inlined, so that it is vectorised for the kernel's instruction set.
+#[inline(always)]
+fn offsets(x: &[[i8; 4]], quads: usize, offsets: &mut Vec<i32>) {
+    offsets.clear();
+    offsets.extend(x.chunks_exact(quads.max(1)).map(|row| {
+        128 * row
+            .as_flattened()
+            .iter()
+            .map(|&v| i32::from(v))
+            .sum::<i32>()
+    }));
 }
 
 /// The token rows of `x` for a product with `w`, each widened with zero
@@ -389,18 +414,20 @@ mod vnni8 {
         token: X64V4xToken,
         w: &PackedMatrix,
         x: &[[i8; 4]],
-        offsets: &[i32],
+        offsets: &mut Vec<i32>,
+        across: &mut Vec<[i8; 4]>,
         acc: &mut [i32],
     ) {
         let quads = w.quads;
         let tokens = x.len() / quads;
-        // A run's activations column quad by column quad (all of its
-        // tokens' quad `q` side by side), so that the kernel's loop walks
-        // both operands in step without a bounds check per token.
-        let mut across = Vec::with_capacity(quads * tokens.min(TOKENS));
+        super::offsets(x, quads, offsets);
         for (t0, n) in runs(tokens, TOKENS) {
             let xs = &x[t0 * quads..(t0 + n) * quads];
-            let across = super::front(&mut across, quads * n);
+            // The run's activations column quad by column quad (all of
+            // its tokens' quad `q` side by side), so that the kernel's
+            // loop walks both operands in step without a bounds check per
+            // token.
+            let across = super::front(across, quads * n);
             for (q, column) in across.chunks_exact_mut(n).enumerate() {
                 for (t, v) in column.iter_mut().enumerate() {
                     *v = xs[t * quads + q];
@@ -416,7 +443,7 @@ mod vnni8 {
                             $($t => block::<$t>(
                                 token,
                                 wg,
-                                pulp::as_arrays::<$t, [i8; 4]>(&across).0,
+                                pulp::as_arrays::<$t, [i8; 4]>(across).0,
                                 off,
                                 g,
                                 w.rows,
@@ -443,8 +470,10 @@ mod vnni8 {
         rows: usize,
         out: &mut [i32],
     ) {
-        let zero = _mm512_setzero_si512();
-        let mut sums = [zero; T];
+        // Each token's sums start at minus its offset (which also keeps
+        // LLVM from zeroing the array with a call to `memset` first).
+        let mut sums: [_; T] =
+            core::array::from_fn(|t| _mm512_set1_epi32(-offsets.get(t).copied().unwrap_or(0)));
         for (wq, xq) in w.iter().zip(x) {
             if T >= PREFETCH_MIN_TOKENS {
                 // A prefetch never faults, so an address past the end of
@@ -458,9 +487,9 @@ mod vnni8 {
                 sums[t] = _mm512_dpbusd_epi32(sums[t], wv, xv);
             }
         }
-        for ((t, s), &offset) in sums.iter().enumerate().zip(offsets) {
+        for (t, s) in sums.iter().enumerate() {
             let mut lanes = [0i32; GROUP];
-            _mm512_storeu_si512(&mut lanes, _mm512_sub_epi32(*s, _mm512_set1_epi32(offset)));
+            _mm512_storeu_si512(&mut lanes, *s);
             store(&mut out[t * rows..(t + 1) * rows], g, &lanes);
         }
     }
@@ -695,7 +724,7 @@ mod tests {
         ] {
             // One buffer for every product, so that each product finds
             // another's sums in it and must overwrite all of them.
-            let mut acc = vec![7; 3];
+            let mut buffers = Products::default();
             let w: Vec<i8> = values(rows * cols, 1, 127)
                 .into_iter()
                 .map(|v| v as i8)
@@ -723,14 +752,14 @@ mod tests {
                     })
                     .collect();
                 for (path, packed) in paths.iter().zip(&packed) {
-                    let sums = int_matmul(packed, &x, &mut acc);
+                    let sums = int_matmul(packed, &x, &mut buffers);
                     assert_eq!(sums, textbook, "{path:?}: {rows}×{cols}, {tokens} tokens");
                 }
                 // The four-column packing's plain loop, which runs where
                 // the CPU lacks the kernel it was packed for.
                 #[cfg(target_arch = "x86_64")]
                 {
-                    let sums = int_matmul8(&quads, &x, &mut acc, false);
+                    let sums = int_matmul8(&quads, &x, &mut buffers, false);
                     assert_eq!(
                         sums, textbook,
                         "plain 8-bit: {rows}×{cols}, {tokens} tokens"
