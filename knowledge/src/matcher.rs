@@ -447,23 +447,17 @@ impl Matcher {
     /// fillers are left out first: they carry no meaning, and the answers'
     /// questions it is compared with have none.
     pub fn embed(&self, text: &str) -> Option<QueryEmbedding> {
-        self.semantic.as_ref().map(|s| {
-            let kept: Vec<&str> = text
-                .split_whitespace()
-                .filter(|w| {
-                    let bare = w
-                        .trim_matches(|c: char| !c.is_alphanumeric())
-                        .to_lowercase();
-                    !is_filler(&bare)
-                })
-                .collect();
-            let cleaned = if kept.is_empty() {
-                text.to_string()
-            } else {
-                kept.join(" ")
-            };
-            QueryEmbedding(s.embedder.embed(&cleaned))
-        })
+        self.semantic
+            .as_ref()
+            .map(|s| QueryEmbedding(s.embedder.embed(&without_fillers(text))))
+    }
+
+    /// How many tokens the encoder runs on for `text` (its time grows with
+    /// them), when the semantic channel is on.
+    pub fn query_tokens(&self, text: &str) -> Option<usize> {
+        self.semantic
+            .as_ref()
+            .map(|s| s.embedder.token_ids(&without_fillers(text)).len())
     }
 
     /// Matches with an explicit confidence model (its fusion weight
@@ -759,6 +753,25 @@ fn soft_vote(top: &[f32; VOTE_DEPTH]) -> f32 {
         .map(|&c| ((c - best) / VOTE_TEMPERATURE).exp())
         .sum();
     best + VOTE_TEMPERATURE * sum.ln()
+}
+
+/// `text` without spoken fillers, as the query is embedded; the text as it
+/// is when it is nothing but fillers.
+fn without_fillers(text: &str) -> String {
+    let kept: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| {
+            let bare = w
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            !is_filler(&bare)
+        })
+        .collect();
+    if kept.is_empty() {
+        text.to_string()
+    } else {
+        kept.join(" ")
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 //! synthetic ones of 2,200 and 100,000 answers made by varying the example
 //! answers with generated words, so the vocabulary grows with the size.
 //! Queries are the answers' own example questions with one word dropped,
-//! so the figures do not depend on any evaluation set.
+//! so the figures do not depend on any evaluation set; `--utterances`
+//! adds a row for the example knowledge base timed on citizens' own
+//! wording (a JSON-lines file such as a labelled development set), which
+//! runs longer than the example questions and so costs the encoder more.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -23,7 +26,7 @@ pub(crate) enum BenchWhat {
         #[arg(long, default_value_t = 3000)]
         queries: usize,
         /// Queries timed with the semantic channel on (each embeds the query).
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 1000)]
         semantic_queries: usize,
         /// Sizes of the synthetic knowledge bases.
         #[arg(long, value_delimiter = ',', default_values_t = [2_200usize, 100_000])]
@@ -32,6 +35,10 @@ pub(crate) enum BenchWhat {
         /// index holds every question's vector in memory).
         #[arg(long, default_value_t = 10_000)]
         semantic_max: usize,
+        /// Also time the example knowledge base on these utterances: JSON
+        /// lines with "text" and "channel", as `match --jsonl` reads them.
+        #[arg(long, value_name = "FILE.jsonl")]
+        utterances: Option<PathBuf>,
     },
     /// End of speech (or key press) to the first RTP packet of the
     /// answer at 1 and 10 calls, recogniser real-time factor, memory.
@@ -57,18 +64,21 @@ pub(crate) enum BenchWhat {
 }
 
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {
-    let (queries, semantic_queries, sizes, semantic_max) = match what {
+    let (queries, semantic_queries, sizes, semantic_max, utterances) = match what {
         BenchWhat::Match {
             queries,
             semantic_queries,
             sizes,
             semantic_max,
-        } => (queries, semantic_queries, sizes, semantic_max),
+            utterances,
+        } => (queries, semantic_queries, sizes, semantic_max, utterances),
         BenchWhat::Scrub { utterances } => return bench_scrub(utterances),
         BenchWhat::Sms { messages, paced } => return super::sms::bench(messages, paced),
         BenchWhat::Asr(args) => return super::bench_asr::run(project, &args),
         BenchWhat::Voice(args) => return super::bench_voice::run(project, &args),
     };
+    // Read first, so that a bad file fails before minutes of timing.
+    let utterances = utterances.as_deref().map(read_utterances).transpose()?;
     let kb = project.load()?;
     let embedder = project.embedder()?;
     let cache = project.embedding_cache();
@@ -88,25 +98,39 @@ pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode
         "q/s",
         "cpu µs/q"
     );
-    let run = |name: &str, kb: &KnowledgeBase, semantic: bool| -> anyhow::Result<()> {
+    let run = |name: &str,
+               kb: &KnowledgeBase,
+               semantic: bool,
+               own: Option<&[(String, Channel)]>|
+     -> anyhow::Result<()> {
         let options = BuildOptions {
             embedder: if semantic { embedder.clone() } else { None },
             cache: Some(&cache),
             ..BuildOptions::default()
         };
         let n = if semantic { semantic_queries } else { queries };
+        let qs = match own {
+            Some(own) => own.iter().cycle().take(n).cloned().collect(),
+            None => queries_for(kb.answers(), n),
+        };
         let stage_embedder = if semantic { embedder.as_deref() } else { None };
-        bench_one(name, kb, n, options, stage_embedder)
+        bench_one(name, kb, &qs, options, stage_embedder)
     };
-    run("example municipality", &kb, false)?;
+    run("example municipality", &kb, false, None)?;
     if embedder.is_some() {
-        run("example municipality", &kb, true)?;
+        run("example municipality", &kb, true, None)?;
+    }
+    if let Some(own) = &utterances {
+        run("example, utterances", &kb, false, Some(own))?;
+        if embedder.is_some() {
+            run("example, utterances", &kb, true, Some(own))?;
+        }
     }
     for n in sizes {
         let synthetic = synthetic(&kb, n);
-        run(&format!("synthetic {n}"), &synthetic, false)?;
+        run(&format!("synthetic {n}"), &synthetic, false, None)?;
         if embedder.is_some() && n <= semantic_max {
-            run(&format!("synthetic {n}"), &synthetic, true)?;
+            run(&format!("synthetic {n}"), &synthetic, true, None)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -115,7 +139,7 @@ pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode
 fn bench_one(
     name: &str,
     kb: &KnowledgeBase,
-    queries: usize,
+    qs: &[(String, Channel)],
     options: BuildOptions<'_>,
     embedder: Option<&Embedder>,
 ) -> anyhow::Result<()> {
@@ -132,22 +156,16 @@ fn bench_one(
     let (texts, embedded) = matcher.semantic_texts();
     // The lexical index on disk plus the semantic one in memory.
     let size = dir_size(dir.path())? + matcher.semantic_bytes() as u64;
-    let qs = queries_for(kb.answers(), queries);
     // Warm up caches once.
-    for q in qs.iter().take(50) {
-        matcher.find(q, Channel::Voice)?;
+    for (q, channel) in qs.iter().take(50) {
+        matcher.find(q, *channel)?;
     }
     let mut times: Vec<Duration> = Vec::with_capacity(qs.len());
     let all = Instant::now();
     let cpu_before = thread_cpu_seconds();
-    for (i, q) in qs.iter().enumerate() {
-        let channel = if i.is_multiple_of(2) {
-            Channel::Voice
-        } else {
-            Channel::Chat
-        };
+    for (q, channel) in qs {
         let t = Instant::now();
-        matcher.find(q, channel)?;
+        matcher.find(q, *channel)?;
         times.push(t.elapsed());
     }
     let total = all.elapsed();
@@ -185,8 +203,8 @@ fn bench_one(
             "  (this build trained the topic classifier; a warm start reads it from the cache)"
         );
     }
-    if let Some(embedder) = embedder {
-        stages(&matcher, embedder, &qs)?;
+    if embedder.is_some() {
+        stages(&matcher, qs)?;
     }
     Ok(())
 }
@@ -196,23 +214,16 @@ fn bench_one(
 /// (with the tokenizer, as [`Matcher::embed`] runs them), and the rest of
 /// the match given the embedding (lexical query, scoring the embedded
 /// texts, fusion and confidence).
-fn stages(matcher: &Matcher, embedder: &Embedder, qs: &[String]) -> anyhow::Result<()> {
+fn stages(matcher: &Matcher, qs: &[(String, Channel)]) -> anyhow::Result<()> {
     let model = matcher.calibration().model(true).clone();
-    let channel = |i: usize| {
-        if i.is_multiple_of(2) {
-            Channel::Voice
-        } else {
-            Channel::Chat
-        }
-    };
     // Each stage over all queries in turn, so that its CPU time (10 ms
     // resolution) is summed over many queries.
     let mut tokens = Vec::with_capacity(qs.len());
     let tokenise = stage(qs, |_, q| {
-        tokens.push(std::hint::black_box(embedder.token_ids(q)).len());
+        tokens.push(std::hint::black_box(matcher.query_tokens(q)).unwrap_or(0));
         Ok(())
     })?;
-    let embeddings: Vec<_> = qs.iter().map(|q| matcher.embed(q)).collect();
+    let embeddings: Vec<_> = qs.iter().map(|(q, _)| matcher.embed(q)).collect();
     // Each query's encoding time too, for the tail below.
     let mut encode_times = Vec::with_capacity(qs.len());
     let encode = stage(qs, |_, q| {
@@ -222,13 +233,7 @@ fn stages(matcher: &Matcher, embedder: &Embedder, qs: &[String]) -> anyhow::Resu
         Ok(())
     })?;
     let rest = stage(qs, |i, q| {
-        matcher.find_tuned(
-            q,
-            channel(i),
-            &model,
-            model.thresholds,
-            embeddings[i].as_ref(),
-        )?;
+        matcher.find_tuned(q, qs[i].1, &model, model.thresholds, embeddings[i].as_ref())?;
         Ok(())
     })?;
     println!(
@@ -257,12 +262,12 @@ fn stages(matcher: &Matcher, embedder: &Embedder, qs: &[String]) -> anyhow::Resu
 
 /// Runs `f` on every query; returns "median / mean CPU" in µs.
 fn stage(
-    qs: &[String],
+    qs: &[(String, Channel)],
     mut f: impl FnMut(usize, &str) -> anyhow::Result<()>,
 ) -> anyhow::Result<String> {
     let mut times = Vec::with_capacity(qs.len());
     let cpu_before = thread_cpu_seconds();
-    for (i, q) in qs.iter().enumerate() {
+    for (i, (q, _)) in qs.iter().enumerate() {
         let t = Instant::now();
         f(i, q)?;
         times.push(t.elapsed());
@@ -280,8 +285,9 @@ fn stage(
     ))
 }
 
-/// Example questions with one word dropped, cycling through the answers.
-fn queries_for(answers: &[Answer], n: usize) -> Vec<String> {
+/// Example questions with one word dropped, cycling through the answers,
+/// on the two channels in turn.
+fn queries_for(answers: &[Answer], n: usize) -> Vec<(String, Channel)> {
     let mut out = Vec::with_capacity(n);
     let mut i = 0usize;
     while out.len() < n && !answers.is_empty() {
@@ -299,7 +305,12 @@ fn queries_for(answers: &[Answer], n: usize) -> Vec<String> {
             .filter(|(k, _)| *k != drop)
             .map(|(_, w)| *w)
             .collect();
-        out.push(text.join(" "));
+        let channel = if i.is_multiple_of(2) {
+            Channel::Voice
+        } else {
+            Channel::Chat
+        };
+        out.push((text.join(" "), channel));
         i += 1;
     }
     out
@@ -422,4 +433,26 @@ fn thread_cpu_seconds() -> Option<f64> {
     let user: f64 = fields.get(11)?.parse().ok()?;
     let system: f64 = fields.get(12)?.parse().ok()?;
     Some((user + system) / 100.0)
+}
+
+/// The utterances of a JSON-lines file (`text`, optional `channel`).
+fn read_utterances(path: &Path) -> anyhow::Result<Vec<(String, Channel)>> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = || format!("{}:{}", path.display(), n + 1);
+        let l: crate::labelled::Line = serde_json::from_str(line)
+            .with_context(|| format!("{}: not a JSON object with \"text\"", at()))?;
+        let channel = crate::labelled::parse_channel(l.channel.as_deref()).with_context(at)?;
+        out.push((l.text, channel));
+    }
+    if out.is_empty() {
+        anyhow::bail!("{}: no utterances", path.display());
+    }
+    Ok(out)
 }
