@@ -207,3 +207,82 @@ fn match_runs_lexical_only_without_the_model_file() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["topic"], "pas.ny", "{}", lines[0]);
 }
+
+#[test]
+fn bench_match_times_given_utterances_on_their_own_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("utterances.jsonl");
+    std::fs::write(
+        &file,
+        "{\"text\": \"øh ja hej jeg skal have fornyet mit kørekort hvad koster det\", \"channel\": \"voice\"}\n\
+         {\"text\": \"åbningstider borgerservice\", \"channel\": \"chat\"}\n",
+    )
+    .expect("write");
+    let out = vejviser(
+        &[
+            "bench",
+            "match",
+            "--queries",
+            "40",
+            "--semantic-queries",
+            "10",
+            "--sizes",
+            "300",
+            "--semantic-max",
+            "0",
+            "--utterances",
+            file.to_str().expect("utf-8 path"),
+        ],
+        "",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("example, utterances"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(rows[0].contains("lexical") && rows[1].contains("lex+sem"));
+    // The semantic row's token counts are those of the two short
+    // utterances, cycled (so the median is the longer one), not of the
+    // example questions (median 9, longest over 20).
+    let tail = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("example, utterances    lex+sem"))
+        .find(|l| l.contains("encode tail"))
+        .expect("encode tail line");
+    let count = |key: &str| -> usize {
+        let at = tail.find(key).expect(key) + key.len();
+        tail[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a count")
+    };
+    assert_eq!(count("p50 "), count("max "), "{tail}");
+    assert!((5..20).contains(&count("max ")), "{tail}");
+}
+
+#[test]
+fn bench_match_names_the_line_of_a_bad_utterance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.jsonl");
+    std::fs::write(&file, "{\"text\": \"pas\"}\nnot json\n").expect("write");
+    let out = vejviser(
+        &[
+            "bench",
+            "match",
+            "--utterances",
+            file.to_str().expect("utf-8 path"),
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.jsonl:2"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no timing before the file is read");
+}
