@@ -32,7 +32,9 @@ pub(crate) struct Labelled {
     pub(crate) topic: String,
 }
 
-pub(crate) fn read_labelled(path: &std::path::Path) -> anyhow::Result<Vec<Labelled>> {
+/// The lines of a JSON-lines file of utterances (blank lines skipped),
+/// each with where it stands (`file:line`) for error messages.
+pub(crate) fn read_lines(path: &std::path::Path) -> anyhow::Result<Vec<(String, Line)>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
@@ -40,15 +42,19 @@ pub(crate) fn read_labelled(path: &std::path::Path) -> anyhow::Result<Vec<Labell
         if line.trim().is_empty() {
             continue;
         }
-        let l: Line = serde_json::from_str(line).with_context(|| {
-            format!(
-                "{}:{}: not a JSON object with \"text\"",
-                path.display(),
-                n + 1
-            )
-        })?;
+        let at = format!("{}:{}", path.display(), n + 1);
+        let l: Line = serde_json::from_str(line)
+            .with_context(|| format!("{at}: not a JSON object with \"text\""))?;
+        out.push((at, l));
+    }
+    Ok(out)
+}
+
+pub(crate) fn read_labelled(path: &std::path::Path) -> anyhow::Result<Vec<Labelled>> {
+    let mut out = Vec::new();
+    for (at, l) in read_lines(path)? {
         let Some(topic) = l.topic else {
-            bail!("{}:{}: no \"topic\" label", path.display(), n + 1);
+            bail!("{at}: no \"topic\" label");
         };
         out.push(Labelled {
             id: match l.id {
@@ -56,8 +62,7 @@ pub(crate) fn read_labelled(path: &std::path::Path) -> anyhow::Result<Vec<Labell
                 other => other.to_string(),
             },
             text: l.text,
-            channel: parse_channel(l.channel.as_deref())
-                .with_context(|| format!("{}:{}", path.display(), n + 1))?,
+            channel: parse_channel(l.channel.as_deref()).context(at)?,
             topic,
         });
     }

@@ -438,17 +438,9 @@ fn thread_cpu_seconds() -> Option<f64> {
 /// The utterances of a JSON-lines file (`text`, optional `channel`).
 fn read_utterances(path: &Path) -> anyhow::Result<Vec<(String, Channel)>> {
     use anyhow::Context;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = || format!("{}:{}", path.display(), n + 1);
-        let l: crate::labelled::Line = serde_json::from_str(line)
-            .with_context(|| format!("{}: not a JSON object with \"text\"", at()))?;
-        let channel = crate::labelled::parse_channel(l.channel.as_deref()).with_context(at)?;
+    for (at, l) in crate::labelled::read_lines(path)? {
+        let channel = crate::labelled::parse_channel(l.channel.as_deref()).context(at)?;
         out.push((l.text, channel));
     }
     if out.is_empty() {
