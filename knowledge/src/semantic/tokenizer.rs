@@ -16,7 +16,8 @@
 //! query is tokenised just after the encoder has streamed 21 MB of weights
 //! through the caches, and there the hash map's scattered buckets and keys
 //! were a cache miss per span: 6% of an encoding, against 1% measured on
-//! its own. The transducer is also a tenth of the map's memory.
+//! its own. Building the transducer adds about 0.15 s to loading the
+//! model.
 
 use std::collections::HashMap;
 
