@@ -324,6 +324,22 @@ pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 /// AVX-512 VNNI four rows at a time (`vnni`), else with AVX2, else plain;
 /// the sums are exact on every path.
 pub(crate) fn dot_rows(q: &[i16], rows: &[i8], sums: &mut Vec<i32>) {
+    dot_rows_on(DotPath::Best, q, rows, sums);
+}
+
+/// The loops [`dot_rows_on`] may use: the best this CPU has, or (for the
+/// tests, which check every path on any CPU) no better than AVX2, or the
+/// plain loop.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum DotPath {
+    Best,
+    #[cfg_attr(not(test), allow(dead_code))]
+    Avx2,
+    #[cfg_attr(not(test), allow(dead_code))]
+    Plain,
+}
+
+fn dot_rows_on(path: DotPath, q: &[i16], rows: &[i8], sums: &mut Vec<i32>) {
     let dim = q.len();
     sums.clear();
     if dim == 0 {
@@ -331,7 +347,7 @@ pub(crate) fn dot_rows(q: &[i16], rows: &[i8], sums: &mut Vec<i32>) {
     }
     sums.resize(rows.len() / dim, 0);
     #[cfg(target_arch = "x86_64")]
-    if dim.is_multiple_of(vnni::LANES) {
+    if path == DotPath::Best && dim.is_multiple_of(vnni::LANES) {
         use archmage::SimdToken;
         if let Some(token) = archmage::X64V4xToken::summon() {
             let q = pulp::as_arrays::<{ vnni::LANES }, i16>(q).0;
@@ -339,7 +355,7 @@ pub(crate) fn dot_rows(q: &[i16], rows: &[i8], sums: &mut Vec<i32>) {
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = pulp::x86::V3::try_new() {
+    if let Some(simd) = pulp::x86::V3::try_new().filter(|_| path != DotPath::Plain) {
         if dim.is_multiple_of(x86::LANES) {
             simd.vectorize(|| x86::dot_rows(simd, q, rows, sums));
             return;
@@ -792,8 +808,6 @@ pub(super) mod tests {
             .into_iter()
             .map(|v| v as i8)
             .collect();
-        let mut sums = Vec::new();
-        dot_rows(&q, &rows, &mut sums);
         let plain: Vec<i32> = rows
             .chunks_exact(dim)
             .map(|row| {
@@ -803,7 +817,13 @@ pub(super) mod tests {
                     .sum()
             })
             .collect();
-        assert_eq!(sums, plain);
+        // Every path, whatever this CPU's best: AVX-512 VNNI (where the
+        // CPU has it), AVX2, the plain loop.
+        let mut sums = vec![5; 3];
+        for path in [DotPath::Best, DotPath::Avx2, DotPath::Plain] {
+            dot_rows_on(path, &q, &rows, &mut sums);
+            assert_eq!(sums, plain, "{path:?}");
+        }
         assert!(2047.0 * 2047.0 * dim as f64 <= f64::from(i32::MAX));
         assert_eq!(
             sums[0],
