@@ -23,13 +23,18 @@ pub(crate) enum BenchWhat {
     /// Matcher latency and index build figures.
     Match {
         /// Queries timed per knowledge base.
-        #[arg(long, default_value_t = 3000)]
+        #[arg(long, default_value_t = 3000, value_parser = at_least_one)]
         queries: usize,
         /// Queries timed with the semantic channel on (each embeds the query).
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         semantic_queries: usize,
         /// Sizes of the synthetic knowledge bases.
-        #[arg(long, value_delimiter = ',', default_values_t = [2_200usize, 100_000])]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_values_t = [2_200usize, 100_000],
+            value_parser = at_least_one
+        )]
         sizes: Vec<usize>,
         /// Largest synthetic size also timed with the semantic channel (its
         /// index holds every question's vector in memory).
@@ -61,6 +66,16 @@ pub(crate) enum BenchWhat {
     },
     /// Speech recogniser real-time factor and model load time.
     Asr(super::bench_asr::BenchAsrArgs),
+}
+
+/// A count or size of at least 1: a figure over no queries (or a base of
+/// no answers) has no median.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 pub(crate) fn run(project: &Project, what: BenchWhat) -> anyhow::Result<ExitCode> {

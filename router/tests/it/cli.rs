@@ -286,3 +286,18 @@ fn bench_match_names_the_line_of_a_bad_utterance() {
     assert!(stderr.contains("bad.jsonl:2"), "{stderr}");
     assert!(out.stdout.is_empty(), "no timing before the file is read");
 }
+
+#[test]
+fn bench_match_refuses_zero_queries_or_sizes() {
+    for args in [
+        ["--queries", "0"],
+        ["--semantic-queries", "0"],
+        ["--sizes", "2200,0"],
+    ] {
+        let out = vejviser(&["bench", "match", args[0], args[1]], "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("must be at least 1"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
