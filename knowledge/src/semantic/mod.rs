@@ -80,9 +80,19 @@ impl Embedder {
 
     fn token_ids_as(&self, prefix: &str, text: &str) -> Vec<u32> {
         let mut ids = vec![self.tokenizer.bos];
-        ids.extend(self.tokenizer.encode(&format!("{prefix}{text}")));
+        ids.extend(self.content_ids(prefix, text));
         ids.push(self.tokenizer.eos);
         ids
+    }
+
+    /// The content token ids of `prefix` then `text` (the prefix only in
+    /// tests, so the text is not copied without one).
+    fn content_ids(&self, prefix: &str, text: &str) -> Vec<u32> {
+        if prefix.is_empty() {
+            self.tokenizer.encode(text)
+        } else {
+            self.tokenizer.encode(&format!("{prefix}{text}"))
+        }
     }
 
     /// The L2-normalised embedding of `text`.
@@ -101,7 +111,7 @@ impl Embedder {
     }
 
     fn embed_as(&self, prefix: &str, text: &str) -> Vec<f32> {
-        let content = self.tokenizer.encode(&format!("{prefix}{text}"));
+        let content = self.content_ids(prefix, text);
         let window = self.encoder.max_positions.saturating_sub(2).max(1);
         let mut sum = vec![0.0f32; self.dim()];
         let mut weight = 0.0f32;

@@ -94,13 +94,13 @@ impl Tokenizer {
         let mut via: Vec<Option<u32>> = vec![None; n + 1];
         let mut from = vec![0usize; n + 1];
         best[0] = 0.0;
+        let fst: &Fst<Vec<u8>> = self.pieces.as_fst();
         for i in 0..n {
             if best[i] == f32::NEG_INFINITY {
                 continue;
             }
             // Walk the pieces from character `i`: every piece that
             // starts here ends at a character boundary `e` on the way.
-            let fst: &Fst<Vec<u8>> = self.pieces.as_fst();
             let mut node = fst.root();
             let mut output = Output::zero();
             let mut e = i + 1;
